@@ -1,0 +1,34 @@
+import pytest
+
+from transformer_edu import TransformerConfig
+
+
+def test_base_matches_paper_table_3():
+    c = TransformerConfig.base()
+    assert (c.d_model, c.n_heads, c.d_ff, c.n_encoder_layers, c.n_decoder_layers, c.dropout) == (512, 8, 2048, 6, 6, 0.1)
+    assert c.d_k == 64 and not c.norm_first and c.positional == "sinusoidal" and c.activation == "relu"
+
+
+def test_round_trip_and_replace():
+    c = TransformerConfig.small(vocab_size=30)
+    assert TransformerConfig.from_dict(c.to_dict()) == c
+    assert c.replace(n_heads=2).n_heads == 2 and c.n_heads == 4
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(d_model=100, n_heads=8), "divisible"),
+    (dict(d_modle=512), "unknown TransformerConfig field"),
+    (dict(dropout=1.5), r"\[0, 1\)"),
+    (dict(n_heads=0), "positive int"),
+    (dict(d_model=2.5), "positive int"),
+    (dict(positional="rotary"), "sinusoidal"),
+    (dict(activation="swish"), "relu"),
+    (dict(tgt_vocab_size=10), "share_embeddings=True"),
+    (dict(d_model=63, n_heads=1), "even"),
+    (dict(pad_id=-1), "pad_id"),
+])
+def test_bad_values(changes, message):
+    with pytest.raises(ValueError, match=message):
+        TransformerConfig(**changes)
+    with pytest.raises(ValueError, match=message):
+        TransformerConfig.from_dict(changes)

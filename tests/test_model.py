@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from transformer_edu import Transformer, TransformerConfig, count_parameters
+
+V = 20
+
+
+def small_model(**changes):
+    return Transformer(TransformerConfig.small(vocab_size=V, **changes)).double().eval()
+
+
+def test_base_parameter_count_with_shared_37000_vocabulary():
+    # Arithmetic in transformer_edu/model.py's docstring: 18,944,000 + 18,914,304 + 25,224,192.
+    assert count_parameters(Transformer(TransformerConfig.base())) == 63_082_496
+
+
+def test_untied_output_adds_one_vocabulary_matrix():
+    tied = count_parameters(Transformer(TransformerConfig.small(vocab_size=V)))
+    untied = count_parameters(Transformer(TransformerConfig.small(vocab_size=V, share_embeddings=False)))
+    assert untied - tied == 2 * V * 64  # a separate target embedding and a separate output matrix
+
+
+def test_shapes_and_attention_weights():
+    model = small_model()
+    src, tgt = torch.randint(4, V, (3, 7)), torch.randint(4, V, (3, 5))
+    logits, attn = model(src, tgt, return_attention=True)
+    assert logits.shape == (3, 5, V)
+    assert [w.shape for w in attn.encoder_self] == [(3, 4, 7, 7)] * 2
+    assert [w.shape for w in attn.decoder_self] == [(3, 4, 5, 5)] * 2
+    assert [w.shape for w in attn.cross] == [(3, 4, 5, 7)] * 2
+    one = attn.example(1)
+    assert one.cross[0].shape == (1, 4, 5, 7)
+    torch.testing.assert_close(one.cross[1][0], attn.cross[1][1])
+    torch.testing.assert_close(model(src, tgt), logits)
+
+
+def test_future_target_tokens_do_not_change_earlier_outputs():
+    model = small_model()
+    src, tgt = torch.randint(4, V, (2, 6)), torch.randint(4, V, (2, 5))
+    changed = tgt.clone()
+    changed[:, 3:] = torch.randint(4, V, (2, 2))
+    torch.testing.assert_close(model(src, tgt)[:, :3], model(src, changed)[:, :3], atol=1e-12, rtol=0)
+
+
+def test_padding_tokens_do_not_change_real_outputs():
+    model = small_model()
+    src = torch.tensor([[5, 6, 7, 0, 0]])
+    tgt = torch.tensor([[1, 8, 9, 0]])
+    other_src, other_tgt = src.clone(), tgt.clone()
+    mask_src, mask_tgt = torch.tensor([[False, False, False, True, True]]), torch.tensor([[False, False, False, True]])
+    # Same ids at padded places would be trivial; put real tokens there but keep the masks built from the originals.
+    other_src[mask_src], other_tgt[mask_tgt] = 11, 12
+    from transformer_edu import padding_mask, target_mask
+    logits = model(src, tgt)
+    other = model(other_src, other_tgt, padding_mask(src, 0), target_mask(tgt, 0))
+    torch.testing.assert_close(logits[:, :3], other[:, :3], atol=1e-12, rtol=0)
+
+
+def test_sequence_alone_equals_sequence_padded_in_a_batch():
+    model = small_model()
+    src_a, tgt_a = torch.tensor([[5, 6, 7]]), torch.tensor([[1, 8]])
+    src_b, tgt_b = torch.tensor([[5, 9, 10, 11, 12]]), torch.tensor([[1, 13, 14, 15]])
+    batch_src = torch.cat([torch.nn.functional.pad(src_a, (0, 2)), src_b])
+    batch_tgt = torch.cat([torch.nn.functional.pad(tgt_a, (0, 2)), tgt_b])
+    batched = model(batch_src, batch_tgt)
+    torch.testing.assert_close(batched[0, :2], model(src_a, tgt_a)[0], atol=1e-12, rtol=0)
+    torch.testing.assert_close(batched[1], model(src_b, tgt_b)[0], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_cached_decoding_equals_full_decoding(norm_first):
+    model = small_model(norm_first=norm_first, final_norm=norm_first)
+    src, tgt = torch.randint(4, V, (2, 6)), torch.randint(4, V, (2, 5))
+    memory = model.encode(src)
+    full = model.decode(tgt, memory)
+    cache = model.new_cache()
+    steps = [model.decode(tgt[:, t:t + 1], memory, cache=cache) for t in range(5)]
+    assert cache.length == 5
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-12, rtol=0)
+
+
+def test_weights_are_tied_when_embeddings_are_shared():
+    model = small_model()
+    assert model.output.weight is model.src_embed.weight is model.tgt_embed.weight
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m(torch.tensor([[1.0, 2.0]]), torch.tensor([[1, 2]])), "integer token ids"),
+    (lambda m: m(torch.tensor([[1, 2, V]]), torch.tensor([[1, 2]])), rf"\[0, {V - 1}\]"),
+    (lambda m: m(torch.tensor([[1, -1]]), torch.tensor([[1, 2]])), "from -1"),
+    (lambda m: m(torch.zeros(1, 0, dtype=torch.long), torch.tensor([[1, 2]])), "empty"),
+    (lambda m: m(torch.tensor([[1, 2], [3, 4]]), torch.tensor([[1, 2]])), "same batch size"),
+    (lambda m: m(torch.tensor([1, 2]), torch.tensor([[1, 2]])), r"shape \(batch, length\)"),
+    (lambda m: m(torch.tensor([[1, 2]]), torch.tensor([[1, 2]]), src_mask=torch.ones(1, 1, 1, 3, dtype=torch.bool)),
+     "does not broadcast"),
+    (lambda m: m.encoder(torch.randn(1, 3, 7)), "embed token ids first"),
+    (lambda m: m.decoder(torch.randn(2, 3, 64), torch.randn(1, 4, 64)), "batch size"),
+    (lambda m: m(torch.randint(4, V, (1, 300)), torch.tensor([[1, 2]])), "max_len"),
+    (lambda m: Transformer("base"), "TransformerConfig"),
+])
+def test_bad_inputs(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(small_model())

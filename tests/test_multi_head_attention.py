@@ -1,0 +1,79 @@
+import pytest
+import torch
+from torch import nn
+
+from conftest import TOLERANCES
+from transformer_edu import (MultiHeadAttention, causal_mask, copy_attention_from_torch, copy_attention_to_torch,
+                             padding_mask, to_torch_convention)
+
+D, H = 16, 4
+
+
+def pair(dtype):
+    ours = MultiHeadAttention(D, H).to(dtype).eval()
+    theirs = nn.MultiheadAttention(D, H, batch_first=True).to(dtype).eval()
+    copy_attention_to_torch(ours, theirs)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("case", ["self", "causal", "cross", "padding"])
+def test_matches_nn_multihead_attention(dtype, case):
+    ours, theirs = pair(dtype)
+    x = torch.randn(2, 5, D, dtype=dtype)
+    memory = torch.randn(2, 7, D, dtype=dtype)
+    kv, our_mask, torch_kwargs = x, None, {}
+    if case == "causal":
+        our_mask = causal_mask(5)
+        torch_kwargs = dict(attn_mask=to_torch_convention(our_mask[0, 0]))  # torch: True = blocked
+    elif case == "cross":
+        kv = memory
+    elif case == "padding":
+        ids = torch.tensor([[3, 4, 5, 6, 7, 0, 0], [3, 4, 5, 6, 7, 8, 9]])
+        kv, our_mask = memory, padding_mask(ids, 0)
+        torch_kwargs = dict(key_padding_mask=ids == 0)  # torch: True = padding, blocked
+    out, weights = ours(x, kv, kv, mask=our_mask, return_attention=True)
+    t_out, t_weights = theirs(x, kv, kv, need_weights=True, average_attn_weights=False, **torch_kwargs)
+    torch.testing.assert_close(out, t_out, **TOLERANCES[dtype])
+    torch.testing.assert_close(weights, t_weights, **TOLERANCES[dtype])
+
+
+def test_copy_round_trip():
+    ours, theirs = pair(torch.float64)
+    other = MultiHeadAttention(D, H).double()
+    copy_attention_from_torch(theirs, other)
+    for a, b in zip(ours.parameters(), other.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_heads_are_slices_of_one_projection():
+    mha = MultiHeadAttention(D, H)
+    x = torch.randn(1, 3, D)
+    heads = mha.split_heads(mha.w_q(x))  # (1, H, 3, d_k)
+    assert heads.shape == (1, H, 3, D // H)
+    torch.testing.assert_close(heads[0, 1], mha.w_q(x)[0, :, 4:8])
+    torch.testing.assert_close(mha.merge_heads(heads), mha.w_q(x))
+
+
+def test_cache_appends_self_attention_keys():
+    mha = MultiHeadAttention(D, H).eval()
+    x = torch.randn(1, 4, D)
+    full = mha(x, x, x, mask=causal_mask(4))
+    cache, steps = {}, []
+    for t in range(4):
+        step = x[:, t:t + 1]
+        steps.append(mha(step, step, step, cache=cache))
+    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: MultiHeadAttention(10, 3), "divisible"),
+    (lambda m: m(torch.randn(2, 3, 8), torch.randn(2, 3, D), torch.randn(2, 3, D)), "d_model=16"),
+    (lambda m: m(torch.randn(2, 3, D), torch.randn(3, 3, D), torch.randn(3, 3, D)), "batch size"),
+    (lambda m: m(torch.randn(2, 3, D), torch.randn(2, 4, D), torch.randn(2, 5, D)), "same length"),
+    (lambda m: m(torch.randn(2, 3, D), torch.randn(2, 3, D), torch.randn(2, 3, D),
+                 mask=torch.ones(2, 1, 1, 4, dtype=torch.bool)), "does not broadcast"),
+])
+def test_bad_inputs(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(MultiHeadAttention(D, H))

@@ -1,0 +1,23 @@
+"""transformer_edu: the 2017 encoder-decoder Transformer, one module per concept. Re-exports only."""
+from .attention import scaled_dot_product_attention
+from .config import TransformerConfig
+from .decoder import Decoder, DecoderLayer, KVCache
+from .embeddings import TokenEmbedding
+from .encoder import Encoder, EncoderLayer
+from .feed_forward import PositionwiseFeedForward
+from .interop import (copy_attention_from_torch, copy_attention_to_torch, copy_stacks_from_torch,
+                      copy_stacks_to_torch, torch_transformer_like)
+from .masks import causal_mask, combine_masks, padding_mask, target_mask, to_torch_convention
+from .model import AttentionWeights, Transformer, count_parameters
+from .multi_head_attention import MultiHeadAttention
+from .positional_encoding import LearnedPositionalEncoding, PositionalEncoding, sinusoidal_table
+from .residual import AddNorm
+
+__all__ = [
+    "AddNorm", "AttentionWeights", "Decoder", "DecoderLayer", "Encoder", "EncoderLayer", "KVCache",
+    "LearnedPositionalEncoding", "MultiHeadAttention", "PositionalEncoding", "PositionwiseFeedForward",
+    "TokenEmbedding", "Transformer", "TransformerConfig", "causal_mask", "combine_masks",
+    "copy_attention_from_torch", "copy_attention_to_torch", "copy_stacks_from_torch", "copy_stacks_to_torch",
+    "count_parameters", "padding_mask", "scaled_dot_product_attention", "sinusoidal_table", "target_mask",
+    "to_torch_convention", "torch_transformer_like",
+]

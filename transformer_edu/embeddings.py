@@ -1,0 +1,34 @@
+"""Token embeddings (paper section 3.4).
+
+A learned table maps each token id to a vector of width d_model. Looking up row i is the same as
+multiplying a one-hot vector by the table. The paper multiplies the embeddings by sqrt(d_model), which
+puts them on a scale comparable to the sinusoidal position signal added next (each entry in [-1, 1]).
+"""
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from .masks import check_token_ids
+
+
+class TokenEmbedding(nn.Module):
+    def __init__(self, vocab_size: int, d_model: int, scale: bool = True):
+        super().__init__()
+        if vocab_size < 1 or d_model < 1:
+            raise ValueError(f"vocab_size and d_model must be positive, got {vocab_size} and {d_model}")
+        self.vocab_size, self.d_model = vocab_size, d_model
+        self.table = nn.Embedding(vocab_size, d_model)
+        nn.init.normal_(self.table.weight, mean=0.0, std=d_model ** -0.5)  # after x sqrt(D): unit scale
+        self.scale = math.sqrt(d_model) if scale else 1.0
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """The (V, D) table; shared with the output layer when embeddings are tied."""
+        return self.table.weight
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """Shapes: ids (B, L) integer token ids -> (B, L, D)."""
+        check_token_ids(ids, self.vocab_size)
+        return self.table(ids) * self.scale  # (B, L, D)

@@ -1,0 +1,72 @@
+"""Positional encoding (paper section 3.5).
+
+Attention by itself ignores order, so each position gets a vector that is added to the token embedding:
+
+    PE(pos, 2i)   = sin(pos / 10000^(2i / d_model))
+    PE(pos, 2i+1) = cos(pos / 10000^(2i / d_model))
+
+Each pair of dimensions is a sine/cosine pair of one frequency, so PE(pos + k) is a fixed rotation of
+PE(pos) for every k. The paper also tried learned position embeddings (Table 3, row E) and found nearly
+identical results; `LearnedPositionalEncoding` is that variant (and is what BERT later used).
+"""
+from __future__ import annotations
+
+
+import torch
+from torch import Tensor, nn
+
+
+def sinusoidal_table(max_len: int, d_model: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The (max_len, d_model) table of PE(pos, dim), computed in float64 and returned as `dtype`."""
+    if max_len < 1 or d_model < 2 or d_model % 2:
+        raise ValueError(f"need max_len >= 1 and an even d_model >= 2, got max_len={max_len}, d_model={d_model}")
+    position = torch.arange(max_len, dtype=torch.float64)[:, None]  # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (D/2,) the even dimensions 2i
+    angle = position / 10000 ** (two_i / d_model)  # (L, D/2)
+    table = torch.empty(max_len, d_model, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(angle)
+    table[:, 1::2] = torch.cos(angle)
+    return table.to(dtype)  # (L, D)
+
+
+class _Positions(nn.Module):
+    def __init__(self, d_model: int, max_len: int, dropout: float):
+        super().__init__()
+        self.d_model, self.max_len = d_model, max_len
+        self.dropout = nn.Dropout(dropout)  # the paper drops out the sum of embeddings and positions
+
+    def positions(self, length: int, start: int) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        """Add positions start .. start + L - 1. Shapes: x (B, L, D) -> (B, L, D)."""
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"expected embeddings of shape (batch, length, d_model={self.d_model}), got {tuple(x.shape)}")
+        if start < 0 or start + x.shape[1] > self.max_len:
+            raise ValueError(f"positions {start}..{start + x.shape[1] - 1} exceed max_len={self.max_len}; "
+                             f"build the model with a larger max_len")
+        return self.dropout(x + self.positions(x.shape[1], start).to(x.dtype))  # (B, L, D)
+
+
+class PositionalEncoding(_Positions):
+    """Fixed sinusoidal positions, as in the paper. Has no parameters."""
+
+    def __init__(self, d_model: int, max_len: int = 1024, dropout: float = 0.0):
+        super().__init__(d_model, max_len, dropout)
+        self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)  # (max_len, D)
+
+    def positions(self, length: int, start: int = 0) -> Tensor:
+        return self.table[start:start + length]  # (L, D)
+
+
+class LearnedPositionalEncoding(_Positions):
+    """A trained vector per position (paper Table 3 row E; later used by BERT and GPT)."""
+
+    def __init__(self, d_model: int, max_len: int = 1024, dropout: float = 0.0):
+        super().__init__(d_model, max_len, dropout)
+        self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # (max_len, D)
+
+    def positions(self, length: int, start: int = 0) -> Tensor:
+        return self.table[start:start + length]  # (L, D)
+
+
