@@ -1,0 +1,48 @@
+"""Shared pieces for the exercise checkers: a feedback object and tensor comparisons that explain themselves."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The answer to one check. Shows as a short sentence in a notebook; `bool(feedback)` is `passed`."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return ("Correct: " if self.passed else "Not yet: ") + self.message
+
+
+def correct(message: str) -> Feedback:
+    return Feedback(True, message)
+
+
+def not_yet(message: str) -> Feedback:
+    return Feedback(False, message)
+
+
+def compare_tensors(name: str, got, expected: torch.Tensor, atol: float = 1e-5, hint: str = "") -> Feedback | None:
+    """None if `got` equals `expected` within atol; otherwise Feedback saying how they differ."""
+    hint = f" {hint}" if hint else ""
+    if not isinstance(got, torch.Tensor):
+        return not_yet(f"{name} should be a torch.Tensor, got {type(got).__name__}.{hint}")
+    if tuple(got.shape) != tuple(expected.shape):
+        return not_yet(f"{name} should have shape {tuple(expected.shape)}, got {tuple(got.shape)}.{hint}")
+    if got.dtype.is_floating_point != expected.dtype.is_floating_point:
+        return not_yet(f"{name} should have a dtype like {expected.dtype}, got {got.dtype}.{hint}")
+    diff = (got.detach().to(torch.float64) - expected.detach().to(torch.float64)).abs()
+    if torch.isnan(diff).any():
+        return not_yet(f"{name} contains NaN values (a fully masked softmax row gives NaN, for example).{hint}")
+    worst = diff.max().item() if diff.numel() else 0.0
+    if worst > atol:
+        where = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0])
+        return not_yet(f"{name} has the right shape but its values differ: the largest difference is "
+                       f"{worst:.3g} at index {where} (tolerance {atol:g}).{hint}")
+    return None
