@@ -94,8 +94,15 @@ def copy_stacks_from_torch(transformer: nn.Transformer, encoder: Encoder, decode
 
 
 def torch_transformer_like(config: TransformerConfig) -> nn.Transformer:
-    """An nn.Transformer (batch_first) with the same sizes, activation, dropout and LayerNorm placement."""
-    return nn.Transformer(d_model=config.d_model, nhead=config.n_heads, num_encoder_layers=config.n_encoder_layers,
-                          num_decoder_layers=config.n_decoder_layers, dim_feedforward=config.d_ff,
-                          dropout=config.dropout, activation=config.activation, batch_first=True,
-                          norm_first=config.norm_first, layer_norm_eps=config.layer_norm_eps)
+    """An nn.Transformer (batch_first) with the same sizes, activation, dropout and LayerNorm placement.
+
+    Its encoder's nested-tensor fast path is switched off: that path returns zeros at padded positions
+    (and warns that nested tensors are a prototype), while ours computes them like every other position.
+    """
+    transformer = nn.Transformer(
+        d_model=config.d_model, nhead=config.n_heads, num_encoder_layers=config.n_encoder_layers,
+        num_decoder_layers=config.n_decoder_layers, dim_feedforward=config.d_ff, dropout=config.dropout,
+        activation=config.activation, batch_first=True, norm_first=config.norm_first,
+        layer_norm_eps=config.layer_norm_eps)
+    transformer.encoder.enable_nested_tensor = transformer.encoder.use_nested_tensor = False
+    return transformer

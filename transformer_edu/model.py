@@ -9,9 +9,10 @@ and output layer sharing one matrix as in section 3.4) is exactly 63,082,496:
     shared embedding / output       37,000 x 512                           = 18,944,000
     6 encoder layers x 3,152,384    (attention 1,050,624 + FFN 2,099,712 + 2 LayerNorms 2,048) = 18,914,304
     6 decoder layers x 4,204,032    (2 attentions 2,101,248 + FFN 2,099,712 + 3 LayerNorms 3,072) = 25,224,192
-The paper's Table 3 reports "65 x 10^6" for the base model without giving its arithmetic; the 2M gap is the
-size of about 4,000 extra vocabulary rows, and the vocabulary was only "about 37000" tokens (section 5.1),
-so we do not claim to reproduce the paper's figure exactly. Untying the output layer would add 18.9M.
+The paper's Table 3 reports "65 x 10^6" for the base model (and 213 x 10^6 for the big one, where the same
+count gives 214,245,376) without its arithmetic, and describes the vocabulary only as "about 37000 tokens".
+The two gaps go in opposite directions, so we do not claim to reproduce the paper's figures exactly.
+Untying the output layer would add 18.9M.
 """
 from __future__ import annotations
 
