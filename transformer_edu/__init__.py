@@ -2,6 +2,7 @@
 from .attention import scaled_dot_product_attention
 from .config import TransformerConfig
 from .decoder import Decoder, DecoderLayer, KVCache
+from .decoding import DecodingStep, beam_search, decode_step_by_step, greedy_decode, sample
 from .embeddings import TokenEmbedding
 from .encoder import Encoder, EncoderLayer
 from .feed_forward import PositionwiseFeedForward
@@ -14,7 +15,8 @@ from .positional_encoding import LearnedPositionalEncoding, PositionalEncoding, 
 from .residual import AddNorm
 
 __all__ = [
-    "AddNorm", "AttentionWeights", "Decoder", "DecoderLayer", "Encoder", "EncoderLayer", "KVCache",
+    "AddNorm", "AttentionWeights", "Decoder", "DecoderLayer", "DecodingStep", "beam_search", "decode_step_by_step",
+    "greedy_decode", "sample", "Encoder", "EncoderLayer", "KVCache",
     "LearnedPositionalEncoding", "MultiHeadAttention", "PositionalEncoding", "PositionwiseFeedForward",
     "TokenEmbedding", "Transformer", "TransformerConfig", "causal_mask", "combine_masks",
     "copy_attention_from_torch", "copy_attention_to_torch", "copy_stacks_from_torch", "copy_stacks_to_torch",

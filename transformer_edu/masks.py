@@ -66,11 +66,8 @@ def check_mask(mask: Tensor, scores_shape: tuple[int, ...]) -> None:
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
         got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
         raise ValueError(f"mask must be a bool tensor (True = may attend), got {got}")
-    try:
-        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
-    except RuntimeError:
-        broadcast = None
-    if broadcast != torch.Size(scores_shape):
+    pairs = zip(reversed(mask.shape), reversed(scores_shape))  # a plain comparison: this runs on every call
+    if mask.dim() > len(scores_shape) or any(m not in (1, s) for m, s in pairs):
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to attention scores of shape "
                          f"{tuple(scores_shape)} (batch, heads, queries, keys); a padding mask is (B, 1, 1, S), "
                          f"a causal mask (1, 1, T, T)")

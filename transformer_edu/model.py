@@ -101,8 +101,9 @@ class Transformer(nn.Module):
         if tgt_mask is None:
             if cache is None:
                 tgt_mask = target_mask(tgt_ids, self.config.pad_id)  # (B, 1, T, T)
-            else:
+            elif tgt_ids.shape[1] > 1:
                 tgt_mask = causal_mask(start + tgt_ids.shape[1], tgt_ids.device)[:, :, start:]  # (1, 1, T, start+T)
+            # one new token with a cache: every cached position is in its past, so no mask is needed
         y = self.tgt_position(self.tgt_embed(tgt_ids), start=start)  # (B, T, D)
         result = self.decoder(y, memory, src_mask, tgt_mask, return_attention=return_attention, cache=cache)
         if return_attention:

@@ -1,0 +1,304 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformer_edu import Transformer, TransformerConfig, causal_mask
+from transformer_edu.decoding import beam_search, decode_step_by_step, greedy_decode, lp, sample
+
+PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
+V = 12
+
+
+def random_model(seed: int, **changes) -> Transformer:
+    """An untrained small model in float64 (so cached and uncached logits agree to ~1e-15). An untied output
+    layer gives more varied outputs than the tied one, which tends to repeat its input token."""
+    torch.manual_seed(seed)
+    config = TransformerConfig.small(vocab_size=V, share_embeddings=False, max_len=64, **changes)
+    return Transformer(config).double().eval()
+
+
+def random_source(seed: int, batch: int = 4, length: int = 6) -> torch.Tensor:
+    src = torch.randint(3, V, (batch, length), generator=torch.Generator().manual_seed(seed))
+    src[1, length - 2:] = PAD  # one padded sentence in every batch
+    return src
+
+
+def tiny_config(vocab_size: int) -> TransformerConfig:
+    return TransformerConfig.small(vocab_size=vocab_size, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1,
+                                   n_decoder_layers=1, max_len=64)
+
+
+class TableTransformer(Transformer):
+    """A real Transformer whose decoder runs as usual (so the KV cache grows and is reordered as in real
+    decoding), but whose output is replaced by a fixed table: log P(next | position, previous token)."""
+
+    def __init__(self, probs: torch.Tensor):  # probs (positions, V, V); the last row repeats beyond
+        super().__init__(tiny_config(probs.shape[-1]))
+        self.log_table = probs.log()
+
+    def decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False):
+        start = 0 if cache is None else cache.length
+        super().decode(tgt_ids, memory, src_mask, tgt_mask, cache=cache)
+        positions = torch.arange(start, start + tgt_ids.shape[1]).clamp(max=len(self.log_table) - 1)  # (T,)
+        return self.log_table[positions[None, :], tgt_ids]  # (B, T, V)
+
+
+class CopyOracle(Transformer):
+    """A hand-made perfect copier: at target position t it predicts source token t, then EOS where the
+    source ends. Its 'memory' is a one-hot spelling of the source (needs d_model >= V)."""
+
+    def encode(self, src_ids, src_mask=None, return_attention=False):
+        return F.one_hot(src_ids, self.config.d_model).to(self.output.weight.dtype)  # (B, S, D)
+
+    def decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False):
+        start = 0 if cache is None else cache.length
+        super().decode(tgt_ids, memory, src_mask, tgt_mask, cache=cache)
+        src = F.pad(memory.argmax(-1), (0, start + tgt_ids.shape[1]), value=PAD)  # (B, S + room)
+        wanted = src[:, start:start + tgt_ids.shape[1]]  # (B, T): the source token at each position
+        wanted = wanted.masked_fill(wanted == PAD, EOS)
+        return 5.0 * F.one_hot(wanted, self.config.tgt_vocab_size).to(memory.dtype)  # (B, T, V)
+
+
+def distribution(vocab: int = 5, **probs: float) -> torch.Tensor:
+    """Named token probabilities (A=0.6, ...); the rest of the mass spread evenly over the other tokens."""
+    ids = {"PAD": PAD, "BOS": BOS, "EOS": EOS, "A": A, "B": B}
+    row = torch.full((vocab,), (1 - sum(probs.values())) / (vocab - len(probs)), dtype=torch.float64)
+    for name, p in probs.items():
+        row[ids[name]] = p
+    return row
+
+
+def myopic_table() -> torch.Tensor:
+    """Greedy takes A (0.6) and then A, EOS: P = 0.6 * 0.5 * 0.97 = 0.291.
+    The better sentence starts with the less likely B:   P(B, EOS) = 0.4 * 0.95 = 0.38."""
+    table = torch.full((3, 5, 5), 0.2, dtype=torch.float64)  # uniform where the story does not go
+    table[0, BOS] = distribution(A=0.6, B=0.396)
+    table[1, A] = distribution(A=0.5, B=0.4, EOS=0.098)
+    table[1, B] = distribution(EOS=0.95)
+    table[2, A] = table[2, B] = distribution(EOS=0.97)
+    return table
+
+
+def normalized_log_prob(model: Transformer, src: torch.Tensor, ids: torch.Tensor, alpha: float) -> float:
+    """log P(ids[1:] | src) / lp, read off a full forward pass: the beam search objective."""
+    tgt = ids[None, :-1]  # (1, T)
+    with torch.no_grad():
+            log_probs = torch.log_softmax(model(src, tgt, tgt_mask=causal_mask(tgt.shape[1])), dim=-1)[0]  # (T, V)
+    total = log_probs.gather(1, ids[1:, None]).sum()
+    return total.item() / lp(len(ids) - 1, alpha)
+
+
+# --- cached and naive decoding agree -------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_greedy_with_and_without_cache_are_identical(seed, norm_first):
+    model, src = random_model(seed, norm_first=norm_first, final_norm=norm_first), random_source(seed)
+    cached = greedy_decode(model, src, max_len=20, stop_at_eos=False)
+    assert cached.shape == (4, 21) and len(cached.unique()) >= 3  # not a degenerate all-one-token output
+    assert torch.equal(cached, greedy_decode(model, src, max_len=20, use_cache=False, stop_at_eos=False))
+    assert torch.equal(greedy_decode(model, src, max_len=20), greedy_decode(model, src, max_len=20, use_cache=False))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_search_with_and_without_cache_are_identical(seed, alpha):
+    model, src = random_model(seed), random_source(seed)
+    ids, scores = beam_search(model, src, max_len=12, beam_size=3, length_penalty=alpha, return_scores=True)
+    naive, naive_scores = beam_search(model, src, max_len=12, beam_size=3, length_penalty=alpha,
+                                      use_cache=False, return_scores=True)
+    assert torch.equal(ids, naive)
+    torch.testing.assert_close(scores, naive_scores, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sampling_with_and_without_cache_are_identical(seed):
+    model, src = random_model(seed), random_source(seed)
+    cached = sample(model, src, max_len=15, generator=torch.Generator().manual_seed(seed))
+    naive = sample(model, src, max_len=15, generator=torch.Generator().manual_seed(seed), use_cache=False)
+    assert torch.equal(cached, naive)
+
+
+# --- beam search ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5])
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_size_one_is_greedy(seed, alpha):
+    model, src = random_model(seed), random_source(seed)
+    assert torch.equal(beam_search(model, src, max_len=15, beam_size=1, length_penalty=alpha),
+                       greedy_decode(model, src, max_len=15))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_search_beats_myopic_greedy(alpha):
+    model, src = TableTransformer(myopic_table()).double(), torch.tensor([[3, 4, 3]])
+    greedy = greedy_decode(model, src, max_len=10)
+    best, score = beam_search(model, src, max_len=10, beam_size=2, length_penalty=alpha, return_scores=True)
+    assert greedy.tolist() == [[BOS, A, A, EOS]]
+    assert best.tolist() == [[BOS, B, EOS]]
+    assert math.isclose(float(score[0]), math.log(0.396 * 0.95) / lp(2, alpha), rel_tol=1e-12)
+    assert math.isclose(float(score[0]), normalized_log_prob(model, src, best[0], alpha), rel_tol=1e-12)
+    assert float(score[0]) > normalized_log_prob(model, src, greedy[0], alpha)
+    assert torch.equal(beam_search(model, src, max_len=10, beam_size=1, length_penalty=alpha), greedy)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_beam_search_scores_are_normalized_log_probabilities(seed):
+    model, src = random_model(seed), random_source(seed)
+    ids, scores = beam_search(model, src, max_len=8, beam_size=4, return_scores=True)
+    for i, row in enumerate(ids):
+        ends = (row == EOS).nonzero()
+        row = row[:int(ends[0]) + 1] if len(ends) else row  # drop the padding after EOS
+        assert math.isclose(float(scores[i]), normalized_log_prob(model, src[i:i + 1], row, 0.6), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_beam_search_of_a_batch_equals_one_sentence_at_a_time(seed):
+    model, src = random_model(seed), random_source(seed)
+    batched = beam_search(model, src, max_len=10, beam_size=3)
+    for i in range(len(src)):
+        alone = beam_search(model, src[i:i + 1, :int((src[i] != PAD).sum())], max_len=10, beam_size=3)[0]
+        assert torch.equal(batched[i, :len(alone)], alone)
+        assert (batched[i, len(alone):] == PAD).all()
+
+
+def test_length_penalty_lets_a_longer_hypothesis_win_and_one_beam_stops_at_its_first_eos():
+    table = torch.full((2, 5, 5), 0.2, dtype=torch.float64)
+    table[0, BOS] = distribution(EOS=0.5, A=0.45)  # [EOS] alone: P = 0.5
+    table[1, A] = distribution(EOS=0.99)  # [A, EOS]: P = 0.4455, but twice as long
+    model, src = TableTransformer(table).double(), torch.tensor([[3]])
+    assert beam_search(model, src, max_len=5, beam_size=2, length_penalty=0.0).tolist() == [[BOS, EOS]]
+    # log(0.4455) / lp(2) = -0.594 beats log(0.5) / lp(1) = -0.693 once alpha = 2
+    assert beam_search(model, src, max_len=5, beam_size=2, length_penalty=2.0).tolist() == [[BOS, A, EOS]]
+    # one beam: done as soon as one hypothesis has finished, as greedy decoding is
+    assert beam_search(model, src, max_len=5, beam_size=1, length_penalty=2.0).tolist() == [[BOS, EOS]]
+
+
+def test_wider_beams_find_the_better_sentence_on_the_table_model():
+    model, src = TableTransformer(myopic_table()).double(), torch.tensor([[3]])
+    scores = [float(beam_search(model, src, max_len=6, beam_size=k, return_scores=True)[1][0]) for k in (1, 2, 4)]
+    assert scores == sorted(scores)
+
+
+# --- EOS and padding -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_every_strategy_stops_at_eos_and_pads_after(use_cache):
+    model = CopyOracle(tiny_config(10)).double()
+    src = torch.tensor([[5, 6, 7], [8, 0, 0]])
+    expected = [[BOS, 5, 6, 7, EOS], [BOS, 8, EOS, PAD, PAD]]
+    assert greedy_decode(model, src, max_len=10, use_cache=use_cache).tolist() == expected
+    assert beam_search(model, src, max_len=10, beam_size=3, use_cache=use_cache).tolist() == expected
+    assert sample(model, src, max_len=10, temperature=0.01, use_cache=use_cache).tolist() == expected
+    forced = greedy_decode(model, src, max_len=10, use_cache=use_cache, stop_at_eos=False)
+    assert forced.shape == (2, 11) and forced[1, 3] == EOS  # EOS is then just another token
+
+
+def test_max_len_caps_the_output_and_defaults_to_input_length_plus_50():
+    model = CopyOracle(tiny_config(10)).double()
+    src = torch.tensor([[5, 6, 7]])
+    assert greedy_decode(model, src, max_len=2).tolist() == [[BOS, 5, 6]]
+    assert beam_search(model, src, max_len=2).tolist() == [[BOS, 5, 6]]
+    assert greedy_decode(model, src, stop_at_eos=False).shape == (1, 1 + 3 + 50)
+
+
+# --- sampling --------------------------------------------------------------------------------------------
+
+def test_sampling_is_reproducible_with_a_generator_and_varies_across_seeds():
+    model, src = random_model(0), random_source(0)
+    draws = [sample(model, src, max_len=10, temperature=2.0, generator=torch.Generator().manual_seed(s))
+             for s in (0, 0, 1)]
+    assert torch.equal(draws[0], draws[1])
+    assert not torch.equal(draws[0], draws[2])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tiny_temperature_and_top_1_sampling_are_greedy(seed):
+    model, src = random_model(seed), random_source(seed)
+    greedy = greedy_decode(model, src, max_len=15)
+    assert torch.equal(sample(model, src, max_len=15, temperature=1e-6), greedy)
+    assert torch.equal(sample(model, src, max_len=15, top_k=1, temperature=5.0), greedy)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_sampling_frequencies_follow_the_tempered_distribution(temperature):
+    model, src = TableTransformer(myopic_table()).double(), torch.full((4000, 1), 3)
+    first = sample(model, src, max_len=1, temperature=temperature, generator=torch.Generator().manual_seed(0))[:, 1]
+    p = myopic_table()[0, BOS] ** (1 / temperature)
+    p = p / p.sum()  # softmax(log p / T) = p^(1/T), renormalized
+    frequencies = torch.bincount(first, minlength=5).double() / len(first)
+    torch.testing.assert_close(frequencies, p, atol=0.03, rtol=0)
+
+
+def test_top_k_samples_only_the_k_most_probable_tokens():
+    model, src = TableTransformer(myopic_table()).double(), torch.full((500, 1), 3)
+    loose = sample(model, src, max_len=1, temperature=20.0, generator=torch.Generator().manual_seed(0))[:, 1]
+    kept = sample(model, src, max_len=1, temperature=20.0, top_k=2, generator=torch.Generator().manual_seed(0))[:, 1]
+    assert set(loose.tolist()) == {PAD, BOS, EOS, A, B}
+    assert set(kept.tolist()) == {A, B}
+
+
+# --- step by step ----------------------------------------------------------------------------------------
+
+def test_step_by_step_shows_prefixes_and_top_candidates():
+    model, src = TableTransformer(myopic_table()).double(), torch.tensor([[3, 4]])
+    steps = decode_step_by_step(model, src, max_len=10, top=3)
+    assert [s.prefix for s in steps] == [[BOS], [BOS, A], [BOS, A, A]]
+    assert [s.chosen for s in steps] == [A, A, EOS]
+    assert steps[0].top_ids[:2] == [A, B]
+    assert [round(p, 6) for p in steps[0].top_probs[:2]] == [0.6, 0.396]
+    assert steps[1].top_ids == [A, B, EOS] and [round(p, 6) for p in steps[1].top_probs] == [0.5, 0.4, 0.098]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_step_by_step_retraces_greedy_decoding(seed):
+    model, src = random_model(seed), random_source(seed)[:1]
+    steps = decode_step_by_step(model, src, max_len=12)
+    assert steps[-1].prefix + [steps[-1].chosen] == greedy_decode(model, src, max_len=12)[0].tolist()
+    assert all(s.chosen == s.top_ids[0] and s.top_probs == sorted(s.top_probs, reverse=True) for s in steps)
+
+
+def test_decoding_leaves_the_model_in_training_mode_if_it_was():
+    model = random_model(0).train()
+    greedy_decode(model, random_source(0), max_len=3)
+    beam_search(model, random_source(0), max_len=3)
+    assert model.training
+
+
+# --- bad inputs ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, s: beam_search(m, s, max_len=5, beam_size=0), r"beam_size must be an int in \[1, 12\].*got 0"),
+    (lambda m, s: beam_search(m, s, max_len=5, length_penalty=-1.0), r"length_penalty.*>= 0.*got -1.0"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=0.0), r"temperature must be a finite number > 0, got 0.0"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=float("nan")), "temperature"),
+    (lambda m, s: sample(m, s, max_len=5, top_k=0), r"top_k must be an int in \[1, 12\].*got 0"),
+    (lambda m, s: sample(m, s, max_len=5, top_k=13), r"top_k .*got 13"),
+    (lambda m, s: sample(m, s, max_len=5, generator=0), "torch.Generator"),
+    (lambda m, s: greedy_decode(m, s, max_len=0), r"max_len must be an int in \[1, 64\].*got 0"),
+    (lambda m, s: greedy_decode(m, s, max_len=65), r"config.max_len is 64.*got 65"),
+    (lambda m, s: greedy_decode(m, s, max_len=2.5), "max_len .*got 2.5"),
+    (lambda m, s: greedy_decode(m, torch.randint(3, V, (1, 20))), r"input length 20 \+ 50.*got 70"),
+    (lambda m, s: greedy_decode(m, s[0], max_len=5), r"src_ids must have shape \(batch, length\)"),
+    (lambda m, s: greedy_decode(m, s.double(), max_len=5), "integer token ids"),
+    (lambda m, s: greedy_decode(m, s + V, max_len=5), r"src_ids must be in \[0, 11\]"),
+    (lambda m, s: greedy_decode(m, s, max_len=5, eos_id=V), r"eos_id must be an int in \[0, 11\].*got 12"),
+    (lambda m, s: greedy_decode("model", s, max_len=5), "Transformer, got str"),
+    (lambda m, s: beam_search(m, s, max_len=5, pad_id=-1), r"pad_id must be an int in \[0, 11\].*got -1"),
+    (lambda m, s: decode_step_by_step(m, s, max_len=5), r"one sentence.*got \(4, 6\)"),
+    (lambda m, s: decode_step_by_step(m, s[:1], max_len=5, top=0), "top must be"),
+])
+def test_bad_inputs_raise_value_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(random_model(0), random_source(0))
+
+
+def test_outputs_are_ordinary_tensors_usable_for_training():
+    model, src = random_model(1).train(), random_source(1)
+    ids, scores = beam_search(model, src, max_len=5, return_scores=True)
+    for out in (greedy_decode(model, src, max_len=5), sample(model, src, max_len=5), ids, scores):
+        assert not out.is_inference()
+    model(src, greedy_decode(model, src, max_len=5)).sum().backward()  # decoded ids as training targets
+    assert model.output.weight.grad is not None

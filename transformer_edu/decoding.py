@@ -1,0 +1,253 @@
+"""From next-token probabilities to an output sentence: greedy decoding, sampling, beam search (paper section 6.1).
+
+Given the source x and a target prefix y_1 .. y_{t-1}, the decoder gives P(y_t | y_<t, x). Decoding builds
+the output one token at a time from these distributions:
+
+- greedy: take the most probable token at every step. Fast, but myopic: a likely first word can lead to an
+  unlikely sentence.
+- sampling: draw each token from softmax(logits / temperature), optionally only among the top_k most
+  probable. Not used in the paper (it translates); later practice for open-ended generation.
+- beam search: keep the `beam_size` most probable prefixes at every step. Section 6.1 of the paper uses beam
+  size 4 and length penalty alpha = 0.6, sets the maximum output length to input length + 50 and
+  terminates early when possible. The length penalty is Wu et al. (2016, GNMT): a finished hypothesis Y is
+  ranked by log P(Y | x) / lp(Y), with lp(Y) = ((5 + |Y|) / 6) ** alpha; alpha = 0 ranks by probability
+  alone, which favours short outputs. |Y| counts the generated tokens, EOS included, BOS not.
+
+Every function encodes the source once. With use_cache=True each step feeds the decoder only the newest
+token and reuses the keys and values of earlier positions (KVCache); use_cache=False re-runs the decoder
+over the whole prefix: the same tokens, more time (benchmarks/kv_cache.py). Outputs are (B, L) ids that
+start with BOS; after its EOS a sequence is filled with PAD. The model is in eval mode while decoding.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+
+from .decoder import KVCache
+from .masks import causal_mask, check_token_ids, padding_mask
+from .model import Transformer
+
+EXTRA_LENGTH = 50  # section 6.1: maximum output length = input length + 50
+
+
+@contextmanager
+def _inference(model: Transformer):
+    """No dropout and no autograd while decoding; the model's train/eval mode is restored afterwards.
+    inference_mode skips more bookkeeping than no_grad (about 10% faster per step on the small preset);
+    tensors made inside it are cloned before they are returned, so callers get ordinary tensors."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _check_int(name: str, value, low: int, high: int, why: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}]{why}, got {value!r}")
+
+
+def _check_common(model, src_ids, max_len, pad_id=None, **token_ids) -> tuple[int, int]:
+    """Validate what every decoding function takes; return max_len (input length + 50 when None) and
+    pad_id (config.pad_id when None)."""
+    if not isinstance(model, Transformer):
+        raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
+    check_token_ids(src_ids, model.config.src_vocab_size, "src_ids")
+    why = f" (the model's config.max_len is {model.config.max_len})"
+    if max_len is None:
+        max_len = src_ids.shape[1] + EXTRA_LENGTH
+        why += f"; max_len=None means input length {src_ids.shape[1]} + {EXTRA_LENGTH}"
+    _check_int("max_len", max_len, 1, model.config.max_len, why)
+    pad_id = model.config.pad_id if pad_id is None else pad_id
+    for name, value in dict(token_ids, pad_id=pad_id).items():
+        _check_int(name, value, 0, model.config.tgt_vocab_size - 1, " (a target vocabulary id)")
+    return max_len, pad_id
+
+
+def _decoder_src_mask(src_mask: Tensor) -> Tensor | None:
+    """None when the source has no padding: attending to every memory position needs no masking work."""
+    return None if bool(src_mask.all()) else src_mask
+
+
+def _next_logits(model: Transformer, prefix: Tensor, memory: Tensor, src_mask: Tensor | None,
+                 cache: KVCache | None) -> Tensor:
+    """Logits for the token after each prefix. Shapes: prefix (N, t) -> (N, V).
+
+    Only the causal mask is used: a prefix holds PAD only after its EOS, where the outputs are ignored,
+    and the cached path never masks earlier positions either, so both paths compute the same numbers.
+    """
+    if cache is None:  # the naive way: the whole prefix again
+        return model.decode(prefix, memory, src_mask, causal_mask(prefix.shape[1], prefix.device))[:, -1]  # (N, V)
+    return model.decode(prefix[:, -1:], memory, src_mask, cache=cache)[:, -1]  # (N, 1, V) -> (N, V)
+
+
+def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos) -> Tensor:
+    """The loop greedy decoding and sampling share; `choose` maps logits (B, V) to next ids (B,)."""
+    with _inference(model):
+        src_mask = padding_mask(src_ids, model.config.pad_id)  # (B, 1, 1, S)
+        memory = model.encode(src_ids, src_mask)  # (B, S, D), computed once
+        src_mask = _decoder_src_mask(src_mask)
+        ys = torch.full((src_ids.shape[0], 1), bos_id, dtype=torch.long, device=src_ids.device)  # (B, 1)
+        finished = torch.zeros(src_ids.shape[0], dtype=torch.bool, device=src_ids.device)  # (B,)
+        cache = model.new_cache() if use_cache else None
+        for _ in range(max_len):
+            token = choose(_next_logits(model, ys, memory, src_mask, cache))  # (B,)
+            if stop_at_eos:
+                token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
+                finished = finished | (token == eos_id)
+            ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
+            if stop_at_eos and bool(finished.all()):
+                break
+    return ys.clone()
+
+
+def greedy_decode(model: Transformer, src_ids: Tensor, max_len: int | None = None, bos_id: int = 1,
+                  eos_id: int = 2, pad_id: int | None = None, use_cache: bool = True,
+                  stop_at_eos: bool = True) -> Tensor:
+    """Most probable token at each step. Shapes: src_ids (B, S) -> ids (B, 1 + n), n <= max_len tokens
+    after BOS. Stops once every sequence has produced EOS; stop_at_eos=False treats EOS as any other token
+    and always generates max_len tokens (for timing). max_len None = input length + 50; pad_id None =
+    config.pad_id. For the attention behind each choice, run model(src_ids, ids, tgt_mask=causal_mask(L),
+    return_attention=True) on the result: by causality, position t recomputes step t exactly."""
+    max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
+    return _generate(model, src_ids, max_len, lambda logits: logits.argmax(dim=-1),
+                     bos_id, eos_id, pad_id, use_cache, stop_at_eos)
+
+
+def sample(model: Transformer, src_ids: Tensor, max_len: int | None = None, temperature: float = 1.0,
+           top_k: int | None = None, generator: torch.Generator | None = None, bos_id: int = 1, eos_id: int = 2,
+           pad_id: int | None = None, use_cache: bool = True, stop_at_eos: bool = True) -> Tensor:
+    """Draw each token from softmax(logits / temperature), keeping only the top_k most probable (ties at the
+    k-th value are kept). Temperature < 1 sharpens, > 1 flattens; as it goes to 0 sampling becomes greedy.
+    Pass a torch.Generator to make the draws reproducible. Shapes as in greedy_decode."""
+    max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    if top_k is not None:
+        _check_int("top_k", top_k, 1, model.config.tgt_vocab_size, " (None keeps the whole vocabulary)")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+
+    def choose(logits: Tensor) -> Tensor:
+        logits = logits / temperature  # (B, V)
+        if top_k is not None:
+            kth_best = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+            logits = logits.masked_fill(logits < kth_best, float("-inf"))  # the rest get probability 0
+        return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]  # (B,)
+
+    return _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos)
+
+
+def lp(length: int, alpha: float) -> float:
+    """The length penalty lp(Y) = ((5 + |Y|) / 6) ** alpha (Wu et al., 2016); 1 for |Y| = 1 or alpha = 0."""
+    return ((5 + length) / 6) ** alpha
+
+
+def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None, beam_size: int = 4,
+                length_penalty: float = 0.6, bos_id: int = 1, eos_id: int = 2, pad_id: int | None = None,
+                use_cache: bool = True, return_scores: bool = False):
+    """The best hypothesis per sentence under log P(Y | x) / lp(Y). Shapes: src_ids (B, S) -> ids (B, 1 + n)
+    [, scores (B,) the normalized log-probabilities]. All B x beam_size hypotheses run as one batch.
+
+    At each step every live hypothesis is extended by every token; of these extensions the beam_size best
+    (by log P) that end in EOS are finished, and the beam_size best that do not stay live. A sentence is
+    done when beam_size hypotheses have finished (the rule of fairseq and Hugging Face's
+    early_stopping=True; the paper does not spell out its rule), or sooner when no live hypothesis can
+    still beat its best finished one. With beam_size=1 this is greedy decoding.
+    """
+    max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
+    _check_int("beam_size", beam_size, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
+    alpha = length_penalty  # GNMT's alpha
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"length_penalty (alpha) must be a finite number >= 0 (the paper uses 0.6), got {alpha!r}")
+    (B, _), K, device = src_ids.shape, beam_size, src_ids.device
+    with _inference(model):
+        src_mask = padding_mask(src_ids, model.config.pad_id)  # (B, 1, 1, S)
+        memory = model.encode(src_ids, src_mask).repeat_interleave(K, dim=0)  # (B*K, S, D): a copy per beam
+        src_mask = _decoder_src_mask(src_mask.repeat_interleave(K, dim=0))  # (B*K, 1, 1, S) or None
+        ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)  # (B*K, 1)
+        scores = torch.full((B, K), float("-inf"), dtype=memory.dtype, device=device)  # log P of each live prefix
+        scores[:, 0] = 0.0  # the K beams start identical, so only the first is extended at step 1
+        first_row = torch.arange(B, device=device)[:, None] * K  # (B, 1) where each sentence's beams start
+        best: list[Tensor | None] = [None] * B
+        best_score = torch.full((B,), float("-inf"), dtype=memory.dtype, device=device)  # (B,)
+        n_finished = torch.zeros(B, dtype=torch.long, device=device)  # (B,)
+        done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
+        cache = model.new_cache() if use_cache else None
+        for step in range(1, max_len + 1):  # step = |Y| of the extensions made now
+            log_probs = torch.log_softmax(_next_logits(model, ys, memory, src_mask, cache), dim=-1)  # (B*K, V)
+            vocab = log_probs.shape[-1]
+            extended = (scores[:, :, None] + log_probs.view(B, K, vocab)).view(B, K * vocab)  # (B, K*V)
+            top_scores, top_index = extended.topk(2 * K, dim=1)  # (B, 2K): >= K of them do not end in EOS
+            beam, token = top_index // vocab, top_index % vocab  # (B, 2K) each
+            # 1. EOS among the K best extensions: a finished hypothesis, ranked with the length penalty.
+            ends = (token[:, :K] == eos_id) & top_scores[:, :K].isfinite() & ~done[:, None]  # (B, K)
+            n_finished += ends.sum(dim=1)
+            normalized = top_scores[:, :K] / lp(step, alpha)  # (B, K)
+            for b, j in ends.nonzero().tolist():
+                if normalized[b, j] > best_score[b]:
+                    best_score[b] = normalized[b, j]
+                    best[b] = torch.cat([ys[b * K + int(beam[b, j])], token[b, j:j + 1]])
+            # 2. The K best extensions not ending in EOS are the new live hypotheses.
+            scores, keep = top_scores.masked_fill(token == eos_id, float("-inf")).topk(K, dim=1)  # (B, K)
+            origin = (first_row + beam.gather(1, keep)).view(-1)  # (B*K,) the row each one extends
+            ys = torch.cat([ys[origin], token.gather(1, keep).view(-1, 1)], dim=1)  # (B*K, step + 1)
+            if cache is not None:
+                cache.select(origin)
+            # 3. Log P only falls as a hypothesis grows and lp is monotonic in |Y|, so a live hypothesis can
+            #    at best reach log P(now) / lp at length step + 1 or max_len.
+            bound = torch.maximum(scores[:, 0] / lp(step + 1, alpha),
+                                  scores[:, 0] / lp(max_len, alpha))  # (B,)
+            done |= (n_finished >= K) | (best_score >= bound)
+            if bool(done.all()):
+                break
+        for b in range(B):  # a sentence still searching at max_len: its live hypotheses compete too
+            if not done[b] or best[b] is None:
+                j = int(scores[b].argmax())
+                if best[b] is None or scores[b, j] / lp(max_len, alpha) > best_score[b]:
+                    best_score[b] = scores[b, j] / lp(max_len, alpha)
+                    best[b] = ys[b * K + j]
+    ids = pad_sequence(best, batch_first=True, padding_value=pad_id)  # (B, 1 + n)
+    return (ids, best_score.clone()) if return_scores else ids
+
+
+@dataclass
+class DecodingStep:
+    """One step of greedy decoding, for display: what the decoder saw and what it proposed."""
+    prefix: list[int]  # the target ids fed so far, starting with BOS
+    top_ids: list[int]  # the most probable next tokens, best first
+    top_probs: list[float]  # their probabilities
+    chosen: int  # the token appended (top_ids[0])
+
+
+def decode_step_by_step(model: Transformer, src_ids: Tensor, max_len: int | None = None, top: int = 3,
+                        bos_id: int = 1, eos_id: int = 2) -> list[DecodingStep]:
+    """Greedy decoding of one sentence (src_ids (1, S)), returning every step; the last prefix plus its
+    chosen token is greedy_decode's output."""
+    max_len, _ = _check_common(model, src_ids, max_len, bos_id=bos_id, eos_id=eos_id)
+    if src_ids.shape[0] != 1:
+        raise ValueError(f"decode_step_by_step takes one sentence, src_ids of shape (1, S), got {tuple(src_ids.shape)}")
+    _check_int("top", top, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
+    steps, ys = [], [bos_id]
+    with _inference(model):
+        src_mask = padding_mask(src_ids, model.config.pad_id)  # (1, 1, 1, S)
+        memory = model.encode(src_ids, src_mask)  # (1, S, D)
+        src_mask = _decoder_src_mask(src_mask)
+        cache = model.new_cache()
+        for _ in range(max_len):
+            prefix = torch.tensor([ys], device=src_ids.device)  # (1, t)
+            probs = torch.softmax(_next_logits(model, prefix, memory, src_mask, cache)[0], dim=-1)  # (V,)
+            top_probs, top_ids = probs.topk(top)  # (top,) each
+            steps.append(DecodingStep(list(ys), top_ids.tolist(), top_probs.tolist(), int(probs.argmax())))
+            ys.append(steps[-1].chosen)
+            if ys[-1] == eos_id:
+                break
+    return steps
