@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NB ?=
 
 .PHONY: setup book test lab execute clean
 
@@ -17,8 +18,30 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# HTML into _build/html from the outputs stored in chapters/*.ipynb (no execution); see scripts/build_book.py.
+book: $(STAMP)
+	$(PY) scripts/build_book.py
+
+# Re-execute every chapter in place (or one: make execute NB=chapters/05_attention.ipynb).
+execute: $(STAMP)
+	$(PY) scripts/execute_notebooks.py $(NB)
+
+# JupyterLab rooted at the repository, so that bertviz views can load book/_static/offline/ from the server.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters
+
+# Package tests, then every chapter under nbval (strict), then the book in headless Chromium.
 test: $(STAMP)
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -m "not browser"
+	@if ls chapters/*.ipynb >/dev/null 2>&1; then \
+		echo "$(PY) -m pytest --nbval chapters/ ..."; \
+		$(PY) -m pytest --nbval chapters/ --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env \
+			--nbval-cell-timeout=900 -p no:cacheprovider -q; \
+	else \
+		echo "nbval: chapters/ has no notebooks yet, nothing to check"; \
+	fi
+	$(MAKE) book
+	$(PY) -m pytest tests -q -m browser
 
 clean:
 	rm -rf _build $(VENV) .pytest_cache

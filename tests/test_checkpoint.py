@@ -1,0 +1,138 @@
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import transformer_edu
+from transformer_edu import Transformer, TransformerConfig
+from transformer_edu.checkpoint import load_checkpoint, save_checkpoint
+from transformer_edu.data import build_tokenizers, make_dataset
+from transformer_edu.tokenizer import CharTokenizer
+from transformer_edu.training import exact_match
+
+SHIPPED = Path(transformer_edu.__file__).parent / "checkpoints" / "dates.pt"
+
+
+def small_model(**changes) -> tuple[Transformer, tuple]:
+    tokenizers = build_tokenizers("dates")
+    config = TransformerConfig.small(vocab_size=tokenizers[0].vocab_size, d_model=32, n_heads=2, d_ff=64,
+                                     max_len=40, **changes)
+    return Transformer(config), tokenizers
+
+
+def ids(batch: int, length: int, vocab: int) -> torch.Tensor:
+    return torch.randint(3, vocab, (batch, length))
+
+
+def test_save_then_load_gives_the_same_model_tokenizers_and_extra(tmp_path):
+    model, tokenizers = small_model()
+    path = tmp_path / "sub" / "model.pt"  # missing folders are made
+    save_checkpoint(path, model, model.config, tokenizers, extra={"step": 7, "accuracy": 0.5, "notes": ["a", None]})
+    loaded, loaded_tokenizers, extra = load_checkpoint(path)
+    assert loaded.config == model.config and not loaded.training
+    assert loaded_tokenizers == tokenizers and extra == {"step": 7, "accuracy": 0.5, "notes": ["a", None]}
+    src, tgt = ids(3, 6, 55), ids(3, 5, 55)
+    torch.testing.assert_close(loaded(src, tgt), model.eval()(src, tgt), rtol=0, atol=0)
+    assert loaded.output.weight is loaded.src_embed.weight is loaded.tgt_embed.weight  # still one matrix
+    assert not any(p.name.endswith(".partial") for p in path.parent.iterdir())
+
+
+def test_untied_model_with_two_vocabularies_round_trips(tmp_path):
+    src_tok, tgt_tok = build_tokenizers("dates", shared=False)
+    config = TransformerConfig.small(src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
+                                     share_embeddings=False, d_model=16, n_heads=2, d_ff=32, positional="learned")
+    model = Transformer(config)
+    save_checkpoint(tmp_path / "m.pt", model, tokenizers=(src_tok, tgt_tok))
+    loaded, (src2, tgt2), extra = load_checkpoint(str(tmp_path / "m.pt"))
+    assert (src2, tgt2) == (src_tok, tgt_tok) and extra == {}
+    src, tgt = ids(2, 4, src_tok.vocab_size), ids(2, 3, tgt_tok.vocab_size)
+    assert torch.equal(loaded(src, tgt), model.eval()(src, tgt))
+
+
+def test_file_holds_only_tensors_and_plain_containers(tmp_path):
+    model, tokenizers = small_model()
+    save_checkpoint(tmp_path / "m.pt", model, tokenizers=tokenizers)
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)  # no pickled code runs
+    assert set(payload) == {"format", "version", "config", "state_dict", "tokenizers", "extra"}
+    assert payload["config"] == model.config.to_dict()
+    assert payload["tokenizers"]["src"] == tokenizers[0].to_dict()
+    json.dumps(payload["tokenizers"])  # tokenizers are JSON-able
+
+
+def test_shared_matrix_is_stored_once(tmp_path):
+    tied, tokenizers = small_model()
+    save_checkpoint(tmp_path / "tied.pt", tied, tokenizers=tokenizers)
+    with zipfile.ZipFile(tmp_path / "tied.pt") as archive:
+        storages = [info for info in archive.infolist() if "/data/" in info.filename]
+    assert len(storages) == len({p.data_ptr() for p in tied.state_dict().values()})
+
+
+@pytest.mark.parametrize("corrupt", ["truncated", "garbage", "not ours", "wrong config", "untied", "empty"])
+def test_corrupted_or_mismatched_files_raise_value_error(tmp_path, corrupt):
+    model, tokenizers = small_model()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, tokenizers=tokenizers)
+    if corrupt == "truncated":
+        path.write_bytes(path.read_bytes()[:2000])
+    elif corrupt == "garbage":
+        path.write_bytes(b"this is not a checkpoint" * 100)
+    elif corrupt == "empty":
+        path.write_bytes(b"")
+    elif corrupt == "not ours":
+        torch.save({"weights": torch.zeros(3)}, path)
+    else:
+        payload = torch.load(path, weights_only=True)
+        if corrupt == "wrong config":
+            payload["config"]["d_ff"] = 128  # the weights were made for d_ff = 64
+        else:
+            payload["state_dict"]["output.weight"] = torch.zeros_like(payload["state_dict"]["output.weight"])
+        torch.save(payload, path)
+    with pytest.raises(ValueError):
+        load_checkpoint(path)
+
+
+def test_load_rejects_missing_files_and_bad_paths(tmp_path):
+    with pytest.raises(ValueError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(ValueError):
+        load_checkpoint(42)
+
+
+def test_save_rejects_bad_inputs(tmp_path):
+    model, tokenizers = small_model()
+    path = tmp_path / "m.pt"
+    bad_calls = [
+        dict(model=torch.nn.Linear(2, 2), tokenizers=tokenizers),
+        dict(model=model, tokenizers=None),
+        dict(model=model, tokenizers=(tokenizers[0],)),
+        dict(model=model, tokenizers=(CharTokenizer.train("abc"), CharTokenizer.train("abc"))),  # wrong sizes
+        dict(model=model, tokenizers=tokenizers, config=model.config.replace(d_ff=8)),
+        dict(model=model, tokenizers=tokenizers, extra={"model": model}),  # not plain data
+        dict(model=model, tokenizers=tokenizers, extra=[1, 2]),
+        dict(model=model, tokenizers=tokenizers, extra={"torch": torch.__version__}),  # a str subclass
+    ]
+    for call in bad_calls:
+        with pytest.raises(ValueError):
+            save_checkpoint(path, **call)
+    assert not path.exists()
+
+
+# --- the shipped dates model (chapter 13) ---------------------------------------------------------------
+
+def test_shipped_dates_checkpoint_loads_safely_and_scores_at_least_99_percent():
+    record = json.loads(SHIPPED.with_suffix(".json").read_text())
+    assert SHIPPED.stat().st_size < 5_000_000
+    torch.load(SHIPPED, weights_only=True)
+    model, tokenizers, extra = load_checkpoint(SHIPPED)
+    assert extra["steps"] == record["steps"] and model.config.to_dict() == record["config"]
+    _, held_out = make_dataset("dates", 1, record["n_test"], seed=record["data_seed"])
+    assert len(held_out) == 1000
+    assert exact_match(model, held_out, *tokenizers) >= 0.99
+
+
+def test_shipped_dates_checkpoint_never_saw_its_held_out_dates():
+    record = json.loads(SHIPPED.with_suffix(".json").read_text())
+    train_pairs, held_out = make_dataset("dates", record["n_train"], record["n_test"], seed=record["data_seed"])
+    assert not {target for _, target in held_out} & {target for _, target in train_pairs}

@@ -1,0 +1,324 @@
+import importlib
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from transformer_edu import Transformer, TransformerConfig
+from transformer_edu.checkpoint import load_checkpoint
+from transformer_edu.data import build_tokenizers, iterate_batches, make_batch, make_dataset
+from transformer_edu.decoding import greedy_decode
+from transformer_edu.training import (LabelSmoothingLoss, evaluate_loss, exact_match, held_out_evaluator,
+                                      make_optimizer, noam_lr, predict, train, train_step)
+
+train_cli = importlib.import_module("transformer_edu.train")  # the module, even if the package re-exports train()
+
+PAD = 0
+
+
+# --- label smoothing (section 5.4) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_loss_equals_torch_cross_entropy_with_label_smoothing(smoothing):
+    logits = torch.randn(4, 7, 11, dtype=torch.float64)
+    target = torch.randint(1, 11, (4, 7))
+    target[0, 4:] = PAD
+    target[2, 1:] = PAD
+    ours = LabelSmoothingLoss(smoothing, ignore_index=PAD)(logits, target)
+    theirs = F.cross_entropy(logits.reshape(-1, 11), target.reshape(-1), label_smoothing=smoothing,
+                             ignore_index=PAD)
+    torch.testing.assert_close(ours, theirs, atol=1e-12, rtol=1e-12)
+
+
+def test_loss_is_cross_entropy_against_the_written_out_smoothed_distribution():
+    loss_fn = LabelSmoothingLoss(0.1)
+    logits = torch.randn(5, 6, dtype=torch.float64)
+    target = torch.tensor([1, 2, 3, 4, 5])
+    q = loss_fn.smoothed_target(target, 6).double()  # (5, 6)
+    torch.testing.assert_close(q.sum(dim=1), torch.ones(5, dtype=torch.float64))
+    assert q[0, 1] == pytest.approx(0.9 + 0.1 / 6) and q[0, 0] == pytest.approx(0.1 / 6)
+    expected = -(q * torch.log_softmax(logits, dim=-1)).sum(dim=1).mean()
+    torch.testing.assert_close(loss_fn(logits, target), expected)
+    # ... which is KL(q || p) plus the entropy of q, a constant
+    kl = F.kl_div(torch.log_softmax(logits, dim=-1), q, reduction="batchmean")
+    entropy = -(q * q.log()).sum(dim=1).mean()
+    torch.testing.assert_close(loss_fn(logits, target), kl + entropy)
+
+
+def test_loss_ignores_padding_positions():
+    loss_fn = LabelSmoothingLoss(0.1)
+    logits = torch.randn(2, 5, 9)
+    target = torch.tensor([[4, 5, 2, PAD, PAD], [6, 7, 8, 3, 2]])
+    changed = logits.clone()
+    changed[0, 3:] = torch.randn(2, 9) * 100  # anything at padded positions
+    assert loss_fn(changed, target) == loss_fn(logits, target)
+    real = target != PAD
+    assert loss_fn(logits, target) == pytest.approx(float(loss_fn(logits[real], target[real])))
+    gradient = torch.zeros_like(logits, requires_grad=True)
+    loss_fn(gradient + logits, target).backward()
+    assert gradient.grad[0, 3:].abs().sum() == 0 and gradient.grad[0, :3].abs().sum() > 0
+
+
+def test_loss_of_only_padding_is_zero_not_nan():
+    assert LabelSmoothingLoss()(torch.randn(1, 3, 5), torch.zeros(1, 3, dtype=torch.long)) == 0
+
+
+def test_loss_minimum_is_the_entropy_of_the_smoothed_target():
+    eps, vocab = 0.1, 8
+    q = LabelSmoothingLoss(eps).smoothed_target(torch.tensor([3]), vocab)
+    best = LabelSmoothingLoss(eps)(q.log(), torch.tensor([3]))  # p = q is optimal
+    assert float(best) == pytest.approx(float(-(q * q.log()).sum()), rel=1e-6) and float(best) > 0
+
+
+@pytest.mark.parametrize("bad", [
+    dict(smoothing=1.0), dict(smoothing=-0.1), dict(smoothing="0.1"), dict(reduction="none")])
+def test_loss_rejects_bad_settings(bad):
+    with pytest.raises(ValueError):
+        LabelSmoothingLoss(**bad)
+
+
+@pytest.mark.parametrize("logits, target", [
+    (torch.randn(2, 3, 5), torch.zeros(2, 4, dtype=torch.long)),  # shapes disagree
+    (torch.randn(2, 3, 5), torch.zeros(2, 3)),  # float targets
+    (torch.randint(0, 5, (2, 3, 5)), torch.zeros(2, 3, dtype=torch.long)),  # integer logits
+    (torch.randn(2, 3, 5), torch.full((2, 3), 5)),  # id out of the vocabulary
+    ([0.1, 0.2], torch.zeros(1, dtype=torch.long)),  # not a tensor
+])
+def test_loss_rejects_bad_inputs(logits, target):
+    with pytest.raises(ValueError):
+        LabelSmoothingLoss()(logits, target)
+
+
+# --- the schedule (section 5.3, equation 3) -------------------------------------------------------------
+
+def test_noam_lr_known_values():
+    d, w = 512, 4000
+    assert noam_lr(1, d, w) == pytest.approx(512 ** -0.5 * 4000 ** -1.5)
+    assert noam_lr(w, d, w) == pytest.approx((512 * 4000) ** -0.5)  # the peak, about 7.0e-4
+    assert noam_lr(w, d, w) == pytest.approx(6.987712429686843e-4)
+    assert noam_lr(4 * w, d, w) == pytest.approx(noam_lr(w, d, w) / 2)  # inverse square root decay
+    assert noam_lr(100, d, w, factor=2.0) == pytest.approx(2 * noam_lr(100, d, w))
+
+
+def test_noam_lr_rises_linearly_then_decays_with_peak_at_warmup():
+    rates = [noam_lr(s, 128, 50) for s in range(1, 301)]
+    assert max(range(300), key=rates.__getitem__) + 1 == 50
+    assert rates[9] == pytest.approx(10 * rates[0])  # linear warm-up
+    assert all(a > b for a, b in zip(rates[49:], rates[50:]))  # strictly decreasing afterwards
+
+
+@pytest.mark.parametrize("args", [(0, 512), (1, 0), (1.5, 512), (1, 512, 0), (True, 512)])
+def test_noam_lr_rejects_bad_arguments(args):
+    with pytest.raises(ValueError):
+        noam_lr(*args)
+
+
+def test_make_optimizer_is_the_papers_adam_with_the_schedule():
+    model = Transformer(TransformerConfig.small(vocab_size=10))
+    optimizer, scheduler = make_optimizer(model, warmup_steps=10, factor=2.0)
+    group = optimizer.param_groups[0]
+    assert isinstance(optimizer, torch.optim.Adam)
+    assert group["betas"] == (0.9, 0.98) and group["eps"] == 1e-9
+    seen = []
+    for _ in range(20):
+        seen.append(group["lr"])  # the rate the next update uses
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx([noam_lr(n, 64, 10, 2.0) for n in range(1, 21)])
+    with pytest.raises(ValueError):
+        make_optimizer(torch.nn.Linear(2, 2))  # no config: d_model must be given
+    with pytest.raises(ValueError):
+        make_optimizer("model", d_model=8)
+
+
+# --- the training loop --------------------------------------------------------------------------------
+
+def tiny_setup(task: str = "copy", n_train: int = 200, n_test: int = 20, seed: int = 0):
+    train_pairs, test_pairs = make_dataset(task, n_train, n_test, seed=0, max_len=6)
+    tokenizers = build_tokenizers(task)
+    torch.manual_seed(seed)
+    config = TransformerConfig.small(vocab_size=tokenizers[0].vocab_size, d_model=16, n_heads=2, d_ff=32,
+                                     n_encoder_layers=1, n_decoder_layers=1, max_len=32)
+    return Transformer(config), train_pairs, test_pairs, tokenizers
+
+
+def test_train_returns_a_history_and_reduces_the_loss():
+    model, train_pairs, test_pairs, tokenizers = tiny_setup()
+    history = train(model, train_pairs, tokenizers=tokenizers, steps=60, batch_size=16, warmup_steps=20,
+                    lr_factor=0.1, eval_every=20, eval_fn=held_out_evaluator(test_pairs, tokenizers), progress=False)
+    assert history["step"] == list(range(1, 61))
+    for key in ("train_loss", "lr", "train_seconds"):
+        assert len(history[key]) == 60
+    assert history["lr"] == pytest.approx([noam_lr(s, 16, 20, 0.1) for s in range(1, 61)])
+    assert [s for s, _ in history["val_loss"]] == [20, 40, 60]
+    assert all(0.0 <= v <= 1.0 for _, v in history["val_exact_match"])
+    assert sum(history["train_loss"][-10:]) < sum(history["train_loss"][:10])
+    assert history["val_loss"][-1][1] < history["val_loss"][0][1]
+    assert all(a <= b for a, b in zip(history["train_seconds"], history["train_seconds"][1:]))
+
+
+def test_train_is_reproducible_for_a_seed():
+    runs = []
+    for seed in (3, 3, 4):
+        model, train_pairs, _, tokenizers = tiny_setup(seed=seed)
+        history = train(model, train_pairs, tokenizers=tokenizers, steps=15, batch_size=8, seed=seed, progress=False)
+        runs.append((history["train_loss"], model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
+    assert runs[0][0] != runs[2][0]
+
+
+def test_train_takes_ready_batches_and_a_custom_optimizer_and_clipping():
+    model, train_pairs, _, tokenizers = tiny_setup()
+    batches = [make_batch(train_pairs[i:i + 10], *tokenizers) for i in range(0, 100, 10)]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in model.parameters()]
+    history = train(model, batches, steps=12, optimizer=optimizer, clip_grad_norm=1.0, progress=False)
+    assert history["lr"] == [0.1] * 12  # no schedule given: the optimizer's own rate
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_train_stops_when_asked_and_writes_checkpoints(tmp_path):
+    model, train_pairs, test_pairs, tokenizers = tiny_setup()
+    path = tmp_path / "run.pt"
+    history = train(model, train_pairs, tokenizers=tokenizers, steps=50, batch_size=8, eval_every=5,
+                    eval_fn=lambda m: {"calls": 1.0}, stop_when=lambda metrics: True,
+                    checkpoint_every=100, checkpoint_path=path, progress=False)
+    assert history["step"][-1] == 5 and history["val_calls"] == [(5, 1.0)]
+    loaded, loaded_tokenizers, extra = load_checkpoint(path)  # saved at the stop
+    assert extra["step"] == 5 and loaded_tokenizers == tokenizers
+    src = torch.tensor([[4, 5, 6]])
+    torch.testing.assert_close(loaded(src, src), model.eval()(src, src))
+
+
+@pytest.mark.parametrize("bad", [
+    dict(steps=0), dict(steps=2.5), dict(steps="10"), dict(batch_size=0), dict(seed=-1),
+    dict(eval_every=10),  # no eval_fn
+    dict(stop_when=lambda m: True),  # no eval_fn
+    dict(eval_fn="not callable", eval_every=1),
+    dict(checkpoint_every=5),  # no path
+    dict(clip_grad_norm=-1.0), dict(smoothing=1.5),
+])
+def test_train_rejects_bad_settings(bad):
+    model, train_pairs, _, tokenizers = tiny_setup()
+    settings = dict(steps=5, tokenizers=tokenizers, progress=False) | bad
+    with pytest.raises(ValueError):
+        train(model, train_pairs, **settings)
+
+
+def test_train_rejects_bad_data_and_models():
+    model, train_pairs, _, tokenizers = tiny_setup()
+    for data in ([], "abc", [("a",)], [1, 2]):
+        with pytest.raises(ValueError):
+            train(model, data, steps=5, tokenizers=tokenizers, progress=False)
+    with pytest.raises(ValueError, match="tokenizers"):
+        train(model, train_pairs, steps=5, progress=False)  # text pairs need tokenizers
+    with pytest.raises(ValueError, match="nn.Module"):
+        train("model", train_pairs, steps=5, tokenizers=tokenizers, progress=False)
+
+
+# --- evaluation -----------------------------------------------------------------------------------------
+
+def test_exact_match_and_predict_agree_and_validate():
+    model, _, test_pairs, tokenizers = tiny_setup()
+    score = exact_match(model, test_pairs, *tokenizers, batch_size=7)
+    predictions = predict(model, [s for s, _ in test_pairs], *tokenizers, batch_size=7)
+    assert len(predictions) == len(test_pairs) and all(isinstance(p, str) for p in predictions)
+    assert 0.0 <= score <= 1.0
+    assert exact_match(model, test_pairs, *tokenizers, batch_size=3, use_cache=False) == score
+    with pytest.raises(ValueError):
+        exact_match(model, [], *tokenizers)
+    with pytest.raises(ValueError):
+        exact_match(model, [("abc", 5)], *tokenizers)
+    with pytest.raises(ValueError):
+        exact_match(model, test_pairs, tokenizers[0], "tokenizer")
+    with pytest.raises(ValueError):
+        exact_match(torch.nn.Linear(2, 2), test_pairs, *tokenizers)
+    with pytest.raises(ValueError):
+        predict(model, "abc", *tokenizers)
+    with pytest.raises(ValueError):
+        predict(model, ["abc"], *tokenizers, batch_size=0)
+
+
+class ScriptedTransformer(Transformer):
+    """Says the tokens of `script` in order, whatever the source (its decoder still runs, so the cache grows)."""
+
+    def __init__(self, config: TransformerConfig, script: list[int]):
+        super().__init__(config)
+        self.script = script
+
+    def decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False):
+        start = 0 if cache is None else cache.length
+        super().decode(tgt_ids, memory, src_mask, tgt_mask, cache=cache)
+        logits = torch.zeros(*tgt_ids.shape, self.config.tgt_vocab_size)  # (B, T, V)
+        for j in range(tgt_ids.shape[1]):
+            logits[:, j, self.script[min(start + j, len(self.script) - 1)]] = 1.0
+        return logits
+
+
+def test_exact_match_needs_the_target_then_eos():
+    model, _, _, tokenizers = tiny_setup()
+    a, eos = tokenizers[1].token_to_id("a"), 2
+    says_aa = ScriptedTransformer(model.config, [a, a, eos])
+    assert exact_match(says_aa, [("bcd", "aa")], *tokenizers) == 1.0
+    assert exact_match(says_aa, [("bcd", "a"), ("bcd", "aaa"), ("bcd", "aa"), ("b", "ab")], *tokenizers) == 0.25
+    assert predict(says_aa, ["bcd", "e"], *tokenizers) == ["aa", "aa"]
+    never_ends = ScriptedTransformer(model.config, [a])
+    assert exact_match(never_ends, [("bcd", "aa")], *tokenizers) == 0.0  # "aa" but no EOS after it
+
+
+def test_evaluate_loss_is_per_token_and_ignores_dropout():
+    model, _, test_pairs, tokenizers = tiny_setup()
+    batches = list(iterate_batches(test_pairs, *tokenizers, batch_size=6))
+    model.train()
+    first, second = evaluate_loss(model, batches), evaluate_loss(model, batches)
+    assert first == second and model.training  # dropout off inside, mode restored
+    whole = make_batch(test_pairs, *tokenizers)
+    with torch.no_grad():
+        expected = LabelSmoothingLoss(0.1)(model.eval()(whole.src, whole.tgt_in), whole.tgt_out)
+    assert first == pytest.approx(float(expected), rel=1e-5)
+
+
+# --- a task the model must learn ------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_copy_task_is_learned_through_the_public_api():
+    """About 25 s on 2 idle cores: 800 updates of the small preset, then greedy decoding of held-out strings."""
+    train_pairs, test_pairs = make_dataset("copy", 800 * 128, 500, seed=0)
+    tokenizers = build_tokenizers("copy")
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig.small(vocab_size=tokenizers[0].vocab_size, max_len=64))
+    train(model, train_pairs, tokenizers=tokenizers, steps=800, batch_size=128, warmup_steps=400, lr_factor=0.5,
+          seed=0, progress=False)
+    assert exact_match(model, test_pairs, *tokenizers) >= 0.99
+    src = torch.tensor([tokenizers[0].encode("jihgfedcba")])
+    out = greedy_decode(model, src)  # (1, 1 + n): BOS, the copy, EOS
+    assert tokenizers[1].decode(out[0]) == "jihgfedcba"
+
+
+def test_command_line_trains_saves_and_records_the_run(tmp_path, capsys):
+    out = tmp_path / "dates.pt"
+    record = train_cli.main(["--task", "dates", "--steps", "3", "--d-model", "16", "--heads", "2", "--layers", "1",
+                             "--d-ff", "32", "--batch-size", "8", "--n-test", "20", "--no-progress",
+                             "--out", str(out)])
+    assert "held-out exact match on 20 examples" in capsys.readouterr().out
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved == json.loads(json.dumps(record)) and saved["steps"] == 3 and saved["n_train"] == 24
+    assert saved["command"].startswith("python -m transformer_edu.train --task dates --steps 3")
+    model, _, extra = load_checkpoint(out)
+    assert model.config.d_model == 16 and extra["held_out_exact_match"] == saved["held_out_exact_match"]
+    with pytest.raises(SystemExit):
+        train_cli.parse_args(["--steps", "0"])
+
+
+def test_train_step_is_one_update():
+    model, train_pairs, _, tokenizers = tiny_setup()
+    batch = make_batch(train_pairs[:8], *tokenizers)
+    optimizer, scheduler = make_optimizer(model, warmup_steps=10)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = train_step(model.eval(), batch, LabelSmoothingLoss(), optimizer, scheduler)
+    assert model.training  # dropout is on during the update
+    assert isinstance(loss, float) and loss > 0
+    assert scheduler.last_epoch == 1 and optimizer.param_groups[0]["lr"] == pytest.approx(noam_lr(2, 16, 10))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

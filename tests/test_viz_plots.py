@@ -1,0 +1,148 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from transformer_edu import Transformer, TransformerConfig, sinusoidal_table
+from transformer_edu.viz import plots
+
+TOKENS = ["The", "cat", "$5$", "<img src=x onerror=alert(1)>"]
+
+
+def panels(fig):
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def test_attention_heatmap_one_head_labels_both_axes():
+    w = torch.softmax(torch.randn(4, 4), -1)
+    fig = plots.attention_heatmap(w, TOKENS, TOKENS, title="t")
+    assert isinstance(fig, Figure)
+    (ax,) = panels(fig)
+    assert len(fig.axes) == 2  # the panel and its colour bar
+    assert [t.get_text() for t in ax.get_yticklabels()] == [plots.display_token(t) for t in TOKENS]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [plots.display_token(t) for t in TOKENS]
+    assert all(not t.get_parse_math() for t in ax.get_xticklabels())  # "$5$" stays literal, not TeX
+    assert ax.get_xlabel() and ax.get_ylabel()
+    np.testing.assert_allclose(ax.images[0].get_array(), w.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("heads, expected_panels", [(1, 1), (4, 4), (6, 6)])
+def test_attention_heatmap_one_panel_per_head(heads, expected_panels):
+    w = torch.softmax(torch.randn(heads, 3, 5), -1)
+    fig = plots.attention_heatmap(w, ["a", "b", "c"], list("vwxyz"))
+    assert len(panels(fig)) == expected_panels
+    if heads > 1:
+        assert [ax.get_title() for ax in panels(fig)] == [f"head {h}" for h in range(heads)]
+
+
+def test_attention_heatmap_shape_mismatch_names_both_sizes():
+    w = torch.rand(3, 4)
+    with pytest.raises(ValueError, match=r"query_tokens has 2 tokens.*size 3"):
+        plots.attention_heatmap(w, ["a", "b"], list("wxyz"))
+    with pytest.raises(ValueError, match=r"key_tokens has 5 tokens.*size 4"):
+        plots.attention_heatmap(w, ["a", "b", "c"], list("vwxyz"))
+    with pytest.raises(ValueError, match="2-D or 3-D"):
+        plots.attention_heatmap(torch.rand(2, 2, 3, 4), ["a", "b", "c"], list("wxyz"))
+    with pytest.raises(ValueError, match="list of token strings"):
+        plots.attention_heatmap(w, "abc", list("wxyz"))
+
+
+def test_positional_figures():
+    table = sinusoidal_table(20, 16)
+    fig = plots.positional_encoding_heatmap(table)
+    (ax,) = panels(fig)
+    assert ax.images[0].get_array().shape == (20, 16)
+    assert "position" in ax.get_ylabel() and "dimension" in ax.get_xlabel()
+    fig = plots.positional_similarity(table)
+    np.testing.assert_allclose(panels(fig)[0].images[0].get_array(), (table @ table.T).numpy(), rtol=1e-5, atol=1e-5)
+    cos = panels(plots.positional_similarity(table, normalize=True))[0].images[0].get_array()
+    np.testing.assert_allclose(np.diag(cos), 1.0, atol=1e-9)
+    with pytest.raises(ValueError, match="2-D"):
+        plots.positional_encoding_heatmap(torch.zeros(5))
+
+
+def test_pca_2d_matches_torch_and_has_a_fixed_sign():
+    x = torch.randn(30, 8, dtype=torch.float64) @ torch.randn(8, 8, dtype=torch.float64)
+    points, ratio = plots.pca_2d(x)
+    _, _, v = torch.pca_lowrank(x, q=8, center=True)  # q = full rank, so the randomized method is exact
+    reference = ((x - x.mean(0)) @ v[:, :2]).numpy()  # (N, 2), signs arbitrary
+    np.testing.assert_allclose(np.abs(points), np.abs(reference), atol=1e-8)
+    assert 0 < ratio[1] <= ratio[0] and ratio.sum() <= 1
+    flipped, _ = plots.pca_2d(-x)  # negating the data negates the points: the convention fixes the sign
+    np.testing.assert_allclose(flipped, -points, atol=1e-10)
+    with pytest.raises(ValueError, match="at least 2 vectors"):
+        plots.pca_2d(torch.randn(1, 5))
+
+
+def test_embedding_projection_groups_and_labels():
+    x = torch.randn(9, 6)
+    groups = ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    fig = plots.embedding_projection(x, [f"w{i}" for i in range(9)], groups)
+    (ax,) = fig.axes
+    assert len(ax.collections) == 3  # one scatter per group
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "c"]
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"w{i}" for i in range(9))
+    assert "principal component 1" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="labels has 8 tokens.*9"):
+        plots.embedding_projection(x, [f"w{i}" for i in range(8)])
+
+
+def test_learning_rate_schedule_and_loss_curves():
+    steps = np.arange(1, 101)
+    lrs = np.minimum(steps / 10, (10 / steps) ** 0.5) * 1e-3
+    fig = plots.learning_rate_schedule(steps, lrs, warmup_steps=10)
+    (ax,) = fig.axes
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), lrs)
+    assert ax.get_xlabel() == "training step" and ax.get_ylabel() == "learning rate"
+    with pytest.raises(ValueError, match="100 steps and 99 lrs"):
+        plots.learning_rate_schedule(steps, lrs[:-1])
+
+    history = {"step": [10, 20, 30], "train_loss": [3.0, 2.0, 1.5], "val_loss": [(15, 2.5), (30, 1.9)],
+               "val_exact_match": [(15, 0.2), (30, 0.6)]}
+    fig = plots.loss_curves(history)
+    assert len(fig.axes) == 2
+    loss_ax, metric_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["train_loss", "val_loss"]
+    np.testing.assert_allclose(loss_ax.lines[0].get_xdata(), [10, 20, 30])
+    np.testing.assert_allclose(metric_ax.lines[0].get_ydata(), [0.2, 0.6])
+    assert len(plots.loss_curves({"train_loss": [1.0, 0.5]}).axes) == 1
+    with pytest.raises(ValueError, match="at least one non-empty series"):
+        plots.loss_curves({"step": [1, 2]})
+    with pytest.raises(ValueError, match="dict"):
+        plots.loss_curves([1.0, 2.0])
+
+
+def test_parameter_breakdown():
+    parts = {"attention": 1_050_624, "feed-forward": 2_099_712, "norms": 2_048}
+    fig = plots.parameter_breakdown(parts)
+    (ax,) = fig.axes
+    assert [p.get_width() for p in ax.patches] == list(parts.values())
+    assert "3,152,384" in ax.get_title()
+    with pytest.raises(ValueError, match="non-negative"):
+        plots.parameter_breakdown({"x": -1})
+
+
+def texts_of(fig):
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+@pytest.mark.parametrize("n_enc, n_dec, norm_first, final_norm", [(2, 2, False, False), (3, 1, True, True)])
+def test_model_diagram_reads_the_model(n_enc, n_dec, norm_first, final_norm):
+    config = TransformerConfig.small(vocab_size=16, n_encoder_layers=n_enc, n_decoder_layers=n_dec,
+                                     norm_first=norm_first, final_norm=final_norm)
+    texts = texts_of(plots.model_diagram(Transformer(config)))
+    assert f"Encoder\nN = {n_enc}" in texts and f"Decoder\nN = {n_dec}" in texts
+    assert f"Multi-head self-attention, h = {config.n_heads}" in texts
+    assert f"Feed-forward {config.d_model} -> {config.d_ff} -> {config.d_model}" in texts
+    assert ("Final LayerNorm (not in the paper)" in texts) == final_norm
+    assert ("Add & Norm" in texts) == (not norm_first)
+    assert f"Linear: {config.d_model} -> 16 scores" in texts
+    with pytest.raises(ValueError, match="encoder.layers"):
+        plots.model_diagram(torch.nn.Linear(2, 2))
+
+
+def test_no_figure_is_left_open_in_pyplot():
+    plots.attention_heatmap(torch.eye(2), ["a", "b"], ["a", "b"])
+    plots.positional_similarity(sinusoidal_table(4, 4))
+    assert plt.get_fignums() == []
