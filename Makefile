@@ -41,7 +41,7 @@ test: $(STAMP)
 		echo "nbval: chapters/ has no notebooks yet, nothing to check"; \
 	fi
 	$(MAKE) book
-	$(PY) -m pytest tests -q -m browser
+	$(PY) -m pytest tests -q -rs -m browser
 
 clean:
 	rm -rf _build $(VENV) .pytest_cache

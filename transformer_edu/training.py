@@ -1,21 +1,12 @@
-"""Training: label smoothing (paper section 5.4), Adam with the warm-up schedule (section 5.3), the loop,
-and exact-match evaluation with greedy decoding.
-
-Label smoothing. Instead of the one-hot target, the loss compares the model's distribution p with
-    q(k) = (1 - eps) * [k = y] + eps / V        for every class k of the V-token vocabulary,
-eps = eps_ls = 0.1 in the paper (Szegedy et al., 2016, spread the mass uniformly over all classes, the
-true one and PAD included). The loss is the cross-entropy H(q, p) = -sum_k q(k) log p(k), averaged over
-the target positions that are not padding. This is exactly what
-F.cross_entropy(logits, y, label_smoothing=eps, ignore_index=PAD) computes. It equals KL(q || p) plus the
-entropy H(q), a constant, so its minimum is H(q) > 0, not 0. (The Annotated Transformer spreads eps over
-the V - 2 classes other than the true one and PAD, and reports KL(q || p), which is 0 at best: a slightly
-different q, and smaller numbers.) The paper notes that label smoothing hurts perplexity, "as the model
-learns to be more unsure", but improves accuracy and BLEU.
+"""Training (paper section 5): Adam with the warm-up schedule (section 5.3) and the training loop.
 
 Schedule (equation 3), with Adam beta1 = 0.9, beta2 = 0.98, epsilon = 1e-9:
     lrate = d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5),    warmup_steps = 4000
 a linear rise for warmup_steps steps, then decay with the inverse square root of the step number; the peak,
 at step = warmup_steps, is (d_model * warmup_steps)^-0.5. `factor` multiplies it (1 in the paper).
+
+The loss, label-smoothed cross-entropy (section 5.4), is in label_smoothing.py; held-out evaluation
+(loss, greedy predictions, exact match) in evaluation.py. Both are re-exported here.
 """
 from __future__ import annotations
 
@@ -23,58 +14,14 @@ import time
 from typing import Callable
 
 import torch
-from torch import Tensor, nn
-from torch.nn.utils.rnn import pad_sequence
+from torch import nn
 
 from .checkpoint import save_checkpoint
 from .data import Seq2SeqBatch, iterate_batches
-from .decoding import greedy_decode
-from .model import Transformer
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-
-
-class LabelSmoothingLoss(nn.Module):
-    """Cross-entropy against the smoothed target q above, ignoring `ignore_index` positions.
-
-    Shapes: logits (..., V) float, target (...) integer ids -> scalar (mean over non-ignored positions),
-    or with reduction="sum" their sum. smoothing=0 gives the ordinary cross-entropy.
-    """
-
-    def __init__(self, smoothing: float = 0.1, ignore_index: int = PAD_ID, reduction: str = "mean"):
-        super().__init__()
-        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
-            raise ValueError(f"smoothing must be a number in [0, 1) (the paper uses 0.1), got {smoothing!r}")
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.smoothing, self.ignore_index, self.reduction = float(smoothing), ignore_index, reduction
-
-    def smoothed_target(self, target: Tensor, vocab_size: int) -> Tensor:
-        """q as a tensor. Shapes: target (N,) -> (N, V), each row sums to 1."""
-        q = torch.full((target.shape[0], vocab_size), self.smoothing / vocab_size)  # (N, V): eps / V everywhere
-        return q.scatter_add(1, target[:, None], torch.full((target.shape[0], 1), 1.0 - self.smoothing))
-
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        if not isinstance(logits, Tensor) or not logits.dtype.is_floating_point or logits.dim() < 2:
-            got = f"{logits.dtype}, shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
-            raise ValueError(f"logits must be a float tensor of shape (..., V), got {got}")
-        if not isinstance(target, Tensor) or target.dtype.is_floating_point or target.shape != logits.shape[:-1]:
-            got = f"{target.dtype}, shape {tuple(target.shape)}" if isinstance(target, Tensor) else type(target).__name__
-            raise ValueError(f"target must be integer ids of shape {tuple(logits.shape[:-1])} "
-                             f"(the logits' shape without V), got {got}")
-        vocab_size = logits.shape[-1]
-        log_p = torch.log_softmax(logits.reshape(-1, vocab_size), dim=-1)  # (N, V)
-        target = target.reshape(-1)  # (N,)
-        keep = target != self.ignore_index  # (N,) positions that count
-        if bool(((target < 0) | (target >= vocab_size))[keep].any()):
-            raise ValueError(f"target ids must be in [0, {vocab_size - 1}] (or ignore_index), got values from "
-                             f"{int(target[keep].min())} to {int(target[keep].max())}")
-        log_p, target = log_p[keep], target[keep]  # (N', V), (N',)
-        nll = -log_p.gather(1, target[:, None])[:, 0]  # (N',) -log p(y): the one-hot part
-        uniform = -log_p.mean(dim=1)  # (N',) -sum_k (1 / V) log p(k): the uniform part
-        losses = (1.0 - self.smoothing) * nll + self.smoothing * uniform  # (N',) = -sum_k q(k) log p(k)
-        if self.reduction == "sum":
-            return losses.sum()
-        return losses.mean() if losses.numel() else losses.sum()  # no real token: 0, not NaN
+from .evaluation import (_check_int, _check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
+                         predict)
+from .label_smoothing import LabelSmoothingLoss
+from .tokenizer import PAD_ID
 
 
 def noam_lr(step: int, d_model: int, warmup_steps: int = 4000, factor: float = 1.0) -> float:
@@ -105,19 +52,6 @@ def make_optimizer(model: nn.Module, d_model: int | None = None, warmup_steps: i
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda i: noam_lr(i + 1, d_model, warmup_steps, factor))
     return optimizer, scheduler
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
-def _check_tokenizers(tokenizers) -> tuple[Tokenizer, Tokenizer]:
-    if not (isinstance(tokenizers, (tuple, list)) and len(tokenizers) == 2
-            and all(isinstance(t, Tokenizer) for t in tokenizers)):
-        raise ValueError(f"tokenizers must be a (source, target) pair of transformer_edu Tokenizers, "
-                         f"got {tokenizers!r:.80}")
-    return tokenizers[0], tokenizers[1]
 
 
 def _batch_stream(data: list, tokenizers, batch_size: int, generator: torch.Generator):
@@ -232,90 +166,3 @@ def train(model: nn.Module, data: list, *, steps: int, tokenizers=None, batch_si
             break
     bar.close()
     return history
-
-
-@torch.no_grad()
-def evaluate_loss(model: nn.Module, batches, smoothing: float = 0.1) -> float:
-    """Label-smoothed loss per target token over held-out batches, with dropout off (teacher forcing)."""
-    loss_fn = LabelSmoothingLoss(smoothing, ignore_index=PAD_ID, reduction="sum")
-    was_training, total, tokens = model.training, 0.0, 0
-    model.eval()
-    for batch in batches:
-        total += float(loss_fn(model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask), batch.tgt_out))
-        tokens += batch.n_tokens
-    model.train(was_training)
-    return total / max(tokens, 1)
-
-
-def _check_texts(texts, name: str) -> list[str]:
-    if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"{name} must be a non-empty list of str, got {texts!r:.80}")
-    return list(texts)
-
-
-def _check_model(model) -> None:
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
-
-
-def _greedy_ids(model: Transformer, sources: list[str], src_tokenizer: Tokenizer, batch_size: int,
-                max_len: int | None, use_cache: bool) -> list[tuple[list[int], bool]]:
-    """Greedy decoding of every source: (target ids before EOS, whether EOS came) for each, in order."""
-    _check_model(model)
-    _check_int("batch_size", batch_size, 1)
-    encoded = [src_tokenizer.encode(text) for text in sources]
-    if not all(encoded):
-        raise ValueError(f"source {encoded.index([])} ({sources[encoded.index([])]!r}) has no tokens")
-    results = []
-    for start in range(0, len(encoded), batch_size):
-        rows = [torch.tensor(ids) for ids in encoded[start:start + batch_size]]
-        src = pad_sequence(rows, batch_first=True, padding_value=PAD_ID)  # (b, S)
-        out = greedy_decode(model, src, max_len=max_len, bos_id=BOS_ID, eos_id=EOS_ID, pad_id=PAD_ID,
-                            use_cache=use_cache)  # (b, 1 + n), BOS first
-        for row in out[:, 1:].tolist():
-            n = row.index(EOS_ID) if EOS_ID in row else len(row)
-            results.append((row[:n], n < len(row)))
-    return results
-
-
-def predict(model: Transformer, sources: list[str], src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer,
-            batch_size: int = 500, max_len: int | None = None) -> list[str]:
-    """The greedy translation of each source text. max_len None: longest source + 50 tokens (section 6.1),
-    at most the model's config.max_len."""
-    sources = _check_texts(sources, "sources")
-    src_tokenizer, tgt_tokenizer = _check_tokenizers((src_tokenizer, tgt_tokenizer))
-    _check_model(model)
-    if max_len is None:
-        max_len = min(max(len(src_tokenizer.encode(s)) for s in sources) + 50, model.config.max_len)
-    return [tgt_tokenizer.decode(ids) for ids, _ in _greedy_ids(model, sources, src_tokenizer, batch_size,
-                                                                max_len, use_cache=True)]
-
-
-def exact_match(model: Transformer, pairs: list[tuple[str, str]], src_tokenizer: Tokenizer,
-                tgt_tokenizer: Tokenizer, batch_size: int = 500, use_cache: bool = True) -> float:
-    """Fraction of (source, target) pairs whose greedy decoding is exactly the target's tokens followed by EOS.
-
-    Decoding stops after (longest target + 1) tokens: an output that has not ended by then is wrong anyway,
-    so the limit changes no verdict and saves time on an untrained model that never says EOS.
-    """
-    if not isinstance(pairs, (list, tuple)) or not pairs or not all(
-            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(t, str) for t in p) for p in pairs):
-        raise ValueError(f"pairs must be a non-empty list of (source, target) str pairs, got {pairs!r:.80}")
-    src_tokenizer, tgt_tokenizer = _check_tokenizers((src_tokenizer, tgt_tokenizer))
-    _check_model(model)
-    targets = [tgt_tokenizer.encode(target) for _, target in pairs]
-    max_len = min(max(len(t) for t in targets) + 1, model.config.max_len)
-    outputs = _greedy_ids(model, [source for source, _ in pairs], src_tokenizer, batch_size, max_len, use_cache)
-    return sum(ended and ids == target for (ids, ended), target in zip(outputs, targets)) / len(pairs)
-
-
-def held_out_evaluator(pairs: list[tuple[str, str]], tokenizers, batch_size: int = 500,
-                       smoothing: float = 0.1) -> Callable[[Transformer], dict]:
-    """An eval_fn for train(): {"loss": held-out loss per token, "exact_match": fraction exactly right}."""
-    src_tokenizer, tgt_tokenizer = _check_tokenizers(tokenizers)
-    batches = list(iterate_batches(list(pairs), src_tokenizer, tgt_tokenizer, batch_size))  # validates pairs
-
-    def evaluate(model: Transformer) -> dict:
-        return {"loss": evaluate_loss(model, batches, smoothing),
-                "exact_match": exact_match(model, pairs, src_tokenizer, tgt_tokenizer, batch_size)}
-    return evaluate
