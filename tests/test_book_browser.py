@@ -260,6 +260,7 @@ INTERACT_JS = """([el, family, kind]) => {
       'embedding': [['select[data-te-control=point]', '0']],
       'tokens': [['select[data-te-control=text]', '1'], ['select[data-te-control=tokenizer]', undefined]],
       'distribution': [['input[data-te-control=temperature]', '0']],
+      'layer-statistics': [['select[data-te-control=metric]', '1'], ['input[data-te-control=series]', 'click']],
     };
     for (const [selector, how] of documented[kind] || []) {
       const node = el.querySelector(selector);
@@ -484,17 +485,19 @@ def _xss_page() -> bytes:
     parts = [head_view(weights, tokens).data]
     head = ""
     try:
-        from transformer_edu.viz.views import AttentionExplorer
+        from transformer_edu.viz.views import AttentionExplorer, LayerStatisticsExplorer
     except ImportError:  # views.py not written yet: the bertviz view alone
         AttentionExplorer = None
     if AttentionExplorer is not None:
         explorer = AttentionExplorer(weights[0][0], tokens)
-        data = embed_data(views=[explorer], drop_defaults=False)
+        stats = LayerStatisticsExplorer({"std": {XSS_TOKEN: [1.0, 2.0], "plain": [0.5, 0.25]},
+                                         tokens[2]: {XSS_TOKEN: [1e-9, 1e3], "plain": [1.0, 1.0]}}, x_label=tokens[2])
+        data = embed_data(views=[explorer, stats], drop_defaults=False)
         state = json.dumps(data["manager_state"]).replace("</", "<\\/")
         head = (f'<script type="application/vnd.jupyter.widget-state+json">{state}</script>'
                 f'<script src="../_static/offline/html-manager/embed-amd.js"></script>')
-        parts.append(f'<script type="application/vnd.jupyter.widget-view+json">'
-                     f'{json.dumps(data["view_specs"][0])}</script>')
+        parts += [f'<script type="application/vnd.jupyter.widget-view+json">{json.dumps(spec)}</script>'
+                  for spec in data["view_specs"]]
     body = "\n".join(f'<div class="cell_output docutils container"><div class="output text_html">{p}</div></div>'
                      for p in parts)
     marker = re.search(r"<article[^>]*>", template)
@@ -525,6 +528,11 @@ def test_hostile_token_is_shown_as_text(browser, servers, mount):
             te_text = page.evaluate("[...document.querySelectorAll('[data-te-view]')]"
                                     ".map(n => n.textContent).join(' ')")
             assert "<img src=x" in te_text, "the token is not shown literally by the anywidget view"
+            legend = page.evaluate("document.querySelector('[data-te-view=layer-statistics] .te-legend').textContent")
+            assert XSS_TOKEN in legend, f"the series name is not shown literally in the legend: {legend!r}"
+            page.select_option("[data-te-view=layer-statistics] select[data-te-control=metric]", "1")
+            shown = page.evaluate("document.querySelector('[data-te-view=layer-statistics]').textContent")
+            assert "</script><script>alert(2)</script>" in shown  # the metric and axis names, literally
         page.wait_for_timeout(300)
         log.assert_clean()  # includes: no dialog (alert) opened, no request for "x"
         assert not any(urlsplit(u).path.endswith("/x") for u in log.requests)

@@ -65,6 +65,14 @@ def test_held_out_dates_never_appear_in_training_in_any_format(dates):
     assert held_out.isdisjoint(t for _, t in train) and len({t for _, t in train}) == 5
 
 
+@pytest.mark.parametrize("task", ["dates", "copy", "reverse"])
+def test_held_out_set_does_not_depend_on_the_training_size(task):
+    # train.py and chapter 13 rebuild a run's held-out set with n_train=1; formats included, it must match
+    held_out = make_dataset(task, 1, 200, seed=5)[1]
+    assert make_dataset(task, 5000, 200, seed=5)[1] == held_out
+    assert make_dataset(task, 1, 200, seed=6)[1] != held_out
+
+
 def test_every_target_is_iso_and_names_the_source_date(dates):
     for source, target in dates[0] + dates[1]:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", target)

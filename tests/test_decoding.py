@@ -1,14 +1,22 @@
+import itertools
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
+import transformer_edu
 from transformer_edu import Transformer, TransformerConfig, causal_mask
+from transformer_edu.checkpoint import load_checkpoint
+from transformer_edu.data import make_dataset
 from transformer_edu.decoding import beam_search, decode_step_by_step, greedy_decode, lp, sample
 
 PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
 V = 12
+SHIPPED = Path(transformer_edu.__file__).parent / "checkpoints" / "dates.pt"
 
 
 def random_model(seed: int, **changes) -> Transformer:
@@ -145,13 +153,14 @@ def test_beam_search_beats_myopic_greedy(alpha):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_beam_search_scores_are_normalized_log_probabilities(seed):
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.5])
+def test_beam_search_scores_are_normalized_log_probabilities(seed, alpha):
     model, src = random_model(seed), random_source(seed)
-    ids, scores = beam_search(model, src, max_len=8, beam_size=4, return_scores=True)
+    ids, scores = beam_search(model, src, max_len=8, beam_size=4, length_penalty=alpha, return_scores=True)
     for i, row in enumerate(ids):
         ends = (row == EOS).nonzero()
         row = row[:int(ends[0]) + 1] if len(ends) else row  # drop the padding after EOS
-        assert math.isclose(float(scores[i]), normalized_log_prob(model, src[i:i + 1], row, 0.6), rel_tol=1e-9)
+        assert math.isclose(float(scores[i]), normalized_log_prob(model, src[i:i + 1], row, alpha), rel_tol=1e-9)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -180,6 +189,219 @@ def test_wider_beams_find_the_better_sentence_on_the_table_model():
     model, src = TableTransformer(myopic_table()).double(), torch.tensor([[3]])
     scores = [float(beam_search(model, src, max_len=6, beam_size=k, return_scores=True)[1][0]) for k in (1, 2, 4)]
     assert scores == sorted(scores)
+
+
+# --- beam search: when to stop, how good the result is ---------------------------------------------------
+
+def reference_beam_search(model: Transformer, src: torch.Tensor, beam_size: int, alpha: float,
+                          max_len: int) -> tuple[list[int], float]:
+    """The same search, never stopping early: one sentence, plain lists, the whole prefix rerun at every step
+    until max_len (or until no hypothesis is live); then the live ones compete as they are."""
+    live, finished = [([BOS], 0.0)], []
+    for step in range(1, max_len + 1):
+        prefixes = torch.tensor([ids for ids, _ in live])  # (n, t)
+        with torch.no_grad():
+            logits = model(src.expand(len(live), -1), prefixes, tgt_mask=causal_mask(prefixes.shape[1]))[:, -1]
+        log_probs = torch.log_softmax(logits, dim=-1)  # (n, V)
+        log_probs[:, [PAD, BOS]] = float("-inf")
+        totals = torch.tensor([score for _, score in live], dtype=log_probs.dtype)[:, None] + log_probs  # (n, V)
+        values, indices = totals.flatten().topk(beam_size)
+        parents, live = live, []
+        for value, index in zip(values.tolist(), indices.tolist()):
+            parent, token = divmod(index, log_probs.shape[1])
+            if value == float("-inf"):
+                continue
+            if token == EOS:
+                finished.append((parents[parent][0] + [token], value / lp(step, alpha)))
+            else:
+                live.append((parents[parent][0] + [token], value))
+        if not live:
+            break
+    finished += [(ids, score / lp(max_len, alpha)) for ids, score in live]  # empty unless max_len was reached
+    return max(finished, key=lambda pair: pair[1])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.5])
+def test_stopping_early_never_changes_the_result(seed, alpha):
+    model, src = random_model(seed), random_source(seed)
+    ids, scores = beam_search(model, src, max_len=10, beam_size=3, length_penalty=alpha, return_scores=True)
+    for i in range(len(src)):
+        expected, expected_score = reference_beam_search(model, src[i:i + 1, :int((src[i] != PAD).sum())], 3,
+                                                         alpha, max_len=10)
+        assert ids[i, :len(expected)].tolist() == expected and (ids[i, len(expected):] == PAD).all()
+        assert math.isclose(float(scores[i]), expected_score, rel_tol=1e-9)
+
+
+def confident_table(seed: int, positions: int = 12, vocab: int = 12, peak: float = 0.9) -> torch.Tensor:
+    """Like a label-smoothed model: one favourite token per (position, previous token) gets `peak` more, the
+    rest of the mass is spread thinly and unevenly; from a random position on, the favourite is EOS."""
+    generator = torch.Generator().manual_seed(seed)
+    table = torch.rand(positions, vocab, vocab, dtype=torch.float64, generator=generator) + 0.5
+    table = table / table.sum(dim=-1, keepdim=True) * (1 - peak)
+    end = int(torch.randint(4, positions, (1,), generator=generator))
+    for t in range(positions):
+        favourite = torch.randint(3, vocab, (vocab,), generator=generator) if t < end else torch.full((vocab,), EOS)
+        table[t, torch.arange(vocab), favourite] += peak
+    return table
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_stopping_early_never_changes_the_result_on_confident_tables(seed, alpha):
+    model, src = TableTransformer(confident_table(seed)).double(), torch.tensor([[3]])
+    ids, score = beam_search(model, src, max_len=20, beam_size=4, length_penalty=alpha, return_scores=True)
+    expected, expected_score = reference_beam_search(model, src, 4, alpha, max_len=20)
+    assert ids[0].tolist() == expected and math.isclose(float(score[0]), expected_score, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_finishing_beam_size_hypotheses_does_not_end_the_search(alpha):
+    """Two short hypotheses finish at steps 1 and 2 while [A, A, EOS] (P = 0.77) is still live: the rule
+    'done once beam_size hypotheses have finished' returned [EOS] (alpha 0) or [A, EOS] (alpha 0.6)."""
+    table = torch.full((3, 5, 5), 0.2, dtype=torch.float64)
+    table[0, BOS] = distribution(A=0.9, EOS=0.06, B=0.04)
+    table[1, A] = distribution(A=0.9, EOS=0.06, B=0.04)
+    table[2, A] = distribution(EOS=0.95, A=0.03, B=0.02)
+    model, src = TableTransformer(table).double(), torch.tensor([[3]])
+    ids, score = beam_search(model, src, max_len=20, beam_size=2, length_penalty=alpha, return_scores=True)
+    assert ids.tolist() == [[BOS, A, A, EOS]]
+    assert math.isclose(float(score[0]), math.log(0.9 * 0.9 * 0.95) / lp(3, alpha), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_beam_search_stops_before_max_len_once_no_live_hypothesis_can_win(alpha):
+    model, src = TableTransformer(myopic_table()).double(), torch.tensor([[3]])
+    steps, decode = [], model.decode
+    model.decode = lambda *args, **kwargs: steps.append(1) or decode(*args, **kwargs)  # count decoder calls
+    assert beam_search(model, src, max_len=50, beam_size=2, length_penalty=alpha).tolist() == [[BOS, B, EOS]]
+    # alpha 0: after step 2 the best live log P, log 0.3, is already below log P([B, EOS]) = log 0.376.
+    # alpha 0.6: the bound divides by lp(50) = 3.78, so it takes one more step (live log P then about -5.8).
+    assert len(steps) == (2 if alpha == 0 else 3)
+
+
+def random_table(seed: int, positions: int, vocab: int = 12) -> torch.Tensor:
+    """Random next-token probabilities over PAD, BOS, EOS, A and B (PAD and BOS included, so the search must
+    skip them); the other vocab - 5 tokens have probability 0, which keeps the search space small."""
+    weights = -torch.rand(positions, vocab, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)).log()
+    table = torch.zeros(positions, vocab, vocab, dtype=torch.float64)
+    table[..., :5] = weights / weights.sum(dim=-1, keepdim=True)  # Dirichlet(1, ..., 1) rows
+    return table
+
+
+def best_by_enumeration(log_table: torch.Tensor, alpha: float, max_len: int) -> tuple[list[int], float]:
+    """Score every output made of A, B and EOS: [BOS, n tokens, EOS] for n < max_len, or max_len tokens."""
+    best = ([], float("-inf"))
+    for n in range(max_len + 1):
+        for tokens in itertools.product((A, B), repeat=n):
+            ids = [BOS, *tokens] + ([EOS] if n < max_len else [])
+            log_p = sum(float(log_table[min(t, len(log_table) - 1), ids[t], ids[t + 1]]) for t in range(len(ids) - 1))
+            if log_p / lp(len(ids) - 1, alpha) > best[1]:
+                best = (ids, log_p / lp(len(ids) - 1, alpha))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.5])
+def test_a_beam_that_keeps_every_prefix_finds_the_best_output_and_beats_greedy(seed, alpha):
+    """With 2 content tokens and max_len 4, a beam of 12 keeps every prefix before the last step (3, 6, 12
+    candidates), and at the last step all candidates share lp(4): beam search is then exhaustive."""
+    model, src = TableTransformer(random_table(seed, positions=4)).double(), torch.tensor([[3]])
+    ids, score = beam_search(model, src, max_len=4, beam_size=12, length_penalty=alpha, return_scores=True)
+    expected, expected_score = best_by_enumeration(model.log_table, alpha, max_len=4)
+    assert ids[0].tolist() == expected and math.isclose(float(score[0]), expected_score, rel_tol=1e-12)
+    greedy = greedy_decode(model, src, max_len=4)[0]
+    assert normalized_log_prob(model, src, greedy, alpha) <= float(score[0]) + 1e-12
+    assert normalized_log_prob(model, src, ids[0], alpha) == pytest.approx(float(score[0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_a_narrow_beam_can_lose_greedys_output_and_do_worse(alpha):
+    """Beam search beats greedy decoding only while greedy's prefix stays in the beam. Here greedy's [A, X]
+    (P 0.128) falls out at step 2 behind [B, C] and [B, D]; those end worse, so a beam of 2 returns a worse
+    output than greedy; a beam of 3 keeps [C] alive, whose [C, EOS] (P 0.25) is the best output."""
+    X, C, D = 7, 5, 6
+    table = torch.zeros(4, 8, 8, dtype=torch.float64)
+    table[:, :, EOS] = 1.0  # every row not set below: EOS for sure
+    table[0, BOS] = torch.tensor([0, 0, 0, 0.4, 0.35, 0.25, 0, 0], dtype=torch.float64)  # A, B, C
+    table[1, A] = torch.tensor([0, 0, 0.1, 0, 0, 0.29, 0.29, 0.32], dtype=torch.float64)  # EOS, C, D, X
+    table[1, B] = torch.tensor([0, 0, 0, 0, 0, 0.52, 0.48, 0], dtype=torch.float64)  # C, D
+    table[2, C] = table[2, D] = torch.tensor([0, 0, 0.05, 0.5, 0.45, 0, 0, 0], dtype=torch.float64)  # EOS, A, B
+    model, src = TableTransformer(table).double(), torch.tensor([[3]])
+    greedy = greedy_decode(model, src, max_len=10)
+    assert greedy.tolist() == [[BOS, A, X, EOS]]
+    scores = {k: beam_search(model, src, max_len=10, beam_size=k, length_penalty=alpha, return_scores=True)
+              for k in (1, 2, 3)}
+    assert torch.equal(scores[1][0], greedy)
+    assert scores[2][0].tolist() == [[BOS, B, C, A, EOS]]
+    assert float(scores[2][1][0]) < normalized_log_prob(model, src, greedy[0], alpha)
+    assert scores[3][0].tolist() == [[BOS, C, EOS]]
+    assert math.isclose(float(scores[3][1][0]), math.log(0.25) / lp(2, alpha), rel_tol=1e-12)
+
+
+# --- the shipped dates model ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dates():
+    """The shipped checkpoint and the first 200 of its held-out dates (tests/test_checkpoint.py uses all)."""
+    record = json.loads(SHIPPED.with_suffix(".json").read_text())
+    model, (src_tokenizer, tgt_tokenizer), _ = load_checkpoint(SHIPPED)
+    _, held_out = make_dataset("dates", 1, record["n_test"], seed=record["data_seed"])
+    pairs = held_out[:200]
+    src = pad_sequence([torch.tensor(src_tokenizer.encode(s)) for s, _ in pairs], batch_first=True,
+                       padding_value=src_tokenizer.pad_id)  # (200, S)
+    return model, src, [tgt_tokenizer.encode(target) + [tgt_tokenizer.eos_id] for _, target in pairs]
+
+
+def until_eos(ids: torch.Tensor) -> list[list[int]]:
+    """Each row's tokens after BOS, up to and including its first EOS (the whole row if it has none)."""
+    return [row[1:row.index(EOS) + 1] if EOS in row else row[1:] for row in ids.tolist()]
+
+
+def test_beam_search_reproduces_the_held_out_dates_as_greedy_decoding_does(dates):
+    model, src, targets = dates
+    greedy = greedy_decode(model, src)
+    beam, scores = beam_search(model, src, beam_size=4, length_penalty=0.6, return_scores=True)
+    assert until_eos(greedy) == targets
+    assert until_eos(beam) == targets  # stopping after 4 finished hypotheses got 4 of these 200 wrong (truncated)
+    assert torch.equal(beam_search(model, src, beam_size=1), greedy)
+    for i in range(0, 200, 20):  # the scores are the model's log P / lp, float32
+        assert math.isclose(float(scores[i]), normalized_log_prob(model, src[i:i + 1], beam[i, :len(targets[i]) + 1],
+                                                                  0.6), rel_tol=1e-5)
+
+
+# --- PAD and BOS are never generated -------------------------------------------------------------------
+
+def assert_no_pad_or_bos_before_eos(ids: torch.Tensor) -> None:
+    assert (ids[:, 0] == BOS).all()
+    for row in ids[:, 1:].tolist():
+        n = row.index(EOS) + 1 if EOS in row else len(row)
+        assert PAD not in row[:n] and BOS not in row[:n] and set(row[n:]) <= {PAD}
+
+
+def test_pad_and_bos_are_never_generated_even_when_most_probable():
+    table = torch.zeros(1, 5, 5, dtype=torch.float64)
+    table[0, :] = torch.tensor([0.3, 0.3, 0.1, 0.16, 0.14], dtype=torch.float64)  # PAD, BOS, EOS, A, B
+    model, src = TableTransformer(table).double(), torch.full((200, 2), 3)
+    greedy = greedy_decode(model, src[:1], max_len=6)
+    assert greedy.tolist() == [[BOS, A, A, A, A, A, A]]  # the most probable token other than PAD and BOS
+    beam, score = beam_search(model, src[:1], max_len=6, beam_size=3, return_scores=True)
+    assert beam.tolist() == [[BOS, EOS]] and math.isclose(float(score[0]), math.log(0.1), rel_tol=1e-12)  # P stays 0.1
+    draws = sample(model, src, max_len=6, generator=torch.Generator().manual_seed(0))
+    top_2 = sample(model, src, max_len=6, top_k=2, generator=torch.Generator().manual_seed(0))
+    for ids in (greedy, beam, draws, top_2):
+        assert_no_pad_or_bos_before_eos(ids)
+    assert {EOS, A, B} <= set(draws[:, 1].tolist())
+    steps = decode_step_by_step(model, src[:1], max_len=2, top=3)
+    assert steps[0].top_ids == [A, B, EOS] and [round(p, 6) for p in steps[0].top_probs] == [0.16, 0.14, 0.1]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_models_never_generate_pad_or_bos(seed):
+    model, src = random_model(seed), random_source(seed)
+    for ids in (greedy_decode(model, src, max_len=12), beam_search(model, src, max_len=12, beam_size=4),
+                sample(model, src, max_len=12, temperature=3.0, generator=torch.Generator().manual_seed(seed))):
+        assert_no_pad_or_bos_before_eos(ids)
 
 
 # --- EOS and padding -------------------------------------------------------------------------------------
@@ -227,7 +449,8 @@ def test_sampling_frequencies_follow_the_tempered_distribution(temperature):
     model, src = TableTransformer(myopic_table()).double(), torch.full((4000, 1), 3)
     first = sample(model, src, max_len=1, temperature=temperature, generator=torch.Generator().manual_seed(0))[:, 1]
     p = myopic_table()[0, BOS] ** (1 / temperature)
-    p = p / p.sum()  # softmax(log p / T) = p^(1/T), renormalized
+    p[[PAD, BOS]] = 0.0  # never generated
+    p = p / p.sum()  # softmax(log p / T) = p^(1/T), renormalized over the tokens that may be drawn
     frequencies = torch.bincount(first, minlength=5).double() / len(first)
     torch.testing.assert_close(frequencies, p, atol=0.03, rtol=0)
 
@@ -236,7 +459,7 @@ def test_top_k_samples_only_the_k_most_probable_tokens():
     model, src = TableTransformer(myopic_table()).double(), torch.full((500, 1), 3)
     loose = sample(model, src, max_len=1, temperature=20.0, generator=torch.Generator().manual_seed(0))[:, 1]
     kept = sample(model, src, max_len=1, temperature=20.0, top_k=2, generator=torch.Generator().manual_seed(0))[:, 1]
-    assert set(loose.tolist()) == {PAD, BOS, EOS, A, B}
+    assert set(loose.tolist()) == {EOS, A, B}  # every token but PAD and BOS, which are never generated
     assert set(kept.tolist()) == {A, B}
 
 

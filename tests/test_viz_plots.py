@@ -146,3 +146,41 @@ def test_no_figure_is_left_open_in_pyplot():
     plots.attention_heatmap(torch.eye(2), ["a", "b"], ["a", "b"])
     plots.positional_similarity(sinusoidal_table(4, 4))
     assert plt.get_fignums() == []
+
+
+def test_head_grid_writes_every_value_and_labels_axes():
+    values = torch.tensor([[0.0, 0.25, 1.0], [0.5, 0.125, 0.75]])  # (N=2 layers, H=3 heads)
+    fig = plots.head_grid(values, title="drop", value_label="accuracy drop")
+    (ax,) = panels(fig)
+    np.testing.assert_allclose(ax.images[0].get_array(), values.numpy())
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{v:.2f}" for v in values.flatten().tolist())
+    assert ax.get_xlabel() == "head" and ax.get_ylabel() == "layer" and fig._suptitle.get_text() == "drop"
+    assert ax.images[0].get_cmap().name == "viridis"
+    assert fig.axes[-1].get_ylabel() == "accuracy drop"  # the colour bar
+    text = {t.get_text(): t.get_color() for t in ax.texts}
+    assert text["0.00"] == "white" and text["1.00"] == "black"  # dark viridis end, light end
+    assert plt.get_fignums() == []
+
+
+def test_head_grid_panels_share_one_scale_and_signed_values_diverge():
+    grids = {"encoder self": torch.zeros(2, 4), "cross": torch.tensor([[-0.5, 0.0, 0.25, 1.0], [0, 0, 0, 0]])}
+    fig = plots.head_grid(grids, decimals=1)
+    axes = panels(fig)
+    assert [ax.get_title() for ax in axes] == ["encoder self", "cross"]
+    assert {ax.images[0].get_clim() for ax in axes} == {(-1.0, 1.0)}  # symmetric around 0, shared
+    assert axes[0].images[0].get_cmap().name == "RdBu_r" and len(axes[1].texts) == 8
+    assert "-0.5" in [t.get_text() for t in axes[1].texts]
+
+
+@pytest.mark.parametrize("values, kwargs, words", [
+    (torch.zeros(2, 3, 4), {}, "2-D"),
+    (torch.zeros(0, 4), {}, "non-empty"),
+    ({}, {}, "empty dict"),
+    ({"a": torch.zeros(2)}, {}, r"values\['a'\] must be 2-D"),
+    (torch.zeros(2, 2), {"decimals": 9}, "decimals"),
+    (torch.ones(2, 2), {"vmin": 1.0, "vmax": 0.5}, "vmin must be below vmax"),
+    ("abc", {}, "nested list of numbers"),
+])
+def test_head_grid_rejects_bad_input(values, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        plots.head_grid(values, **kwargs)

@@ -14,7 +14,7 @@ from transformer_edu.viz import views
 
 XSS = "<img src=x onerror=alert(1)>"
 VIEWS = [views.AttentionExplorer, views.MaskedAttentionExplorer, views.PositionalEncodingExplorer,
-         views.EmbeddingExplorer, views.TokenExplorer, views.DistributionExplorer]
+         views.EmbeddingExplorer, views.TokenExplorer, views.DistributionExplorer, views.LayerStatisticsExplorer]
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 
@@ -49,8 +49,8 @@ def test_the_docstring_names_only_controls_that_exist():
     controls = set(re.findall(r"data-te-control=([\w-]+)", doc))
     kinds = set(re.findall(r'data-te-view="([\w-]+)"', doc))
     code = "".join(v._esm for v in VIEWS)
-    assert len(kinds) == 6 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
-                                            "temperature"}
+    assert len(kinds) == 7 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
+                                            "temperature", "metric", "series", "log-scale", "layer"}
     for name in controls:
         assert f'"{name}"' in code, name
     for kind in kinds:
@@ -285,3 +285,122 @@ def test_live_widgets_recompute():
     assert view.data["logits"] == [[0.0, 1.0, 2.0, 3.0]]
     text.value = "abc"  # five logits for a four-token vocabulary: reported, not raised
     assert "vocab has 4 tokens" in message.value
+
+
+# ---------------------------------------------------------------------------------------------- LayerStatisticsExplorer
+
+def layer_values(n_layers=6):
+    """Two metrics x three series, one number per layer; "exploding" spans many decades."""
+    depth = torch.arange(1, n_layers + 1, dtype=torch.float64)
+    return {"activation std": {"post-LN": torch.ones(n_layers), "pre-LN": depth.sqrt(), "exploding": 10.0 ** depth},
+            "gradient norm": {"post-LN": 0.1 + 0.01 * depth, "pre-LN": 0.2 / depth.sqrt(), "exploding": 0.3 * depth}}
+
+
+def test_layer_statistics_explorer_keeps_every_series_and_metric():
+    values = layer_values()
+    view = views.LayerStatisticsExplorer(values, x_label="block", metric="gradient norm", hidden=["exploding"],
+                                         layer=2, title="stack")
+    d = view.data
+    assert d["series"] == ["post-LN", "pre-LN", "exploding"] and d["x"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert [m["name"] for m in d["metrics"]] == ["activation std", "gradient norm"]
+    assert d["metric"] == 1 and d["hidden"] == [2] and d["layer"] == 2 and d["x_label"] == "block"
+    for m, metric in zip(values, d["metrics"]):
+        assert np.array(metric["values"]).shape == (3, 6)  # series x layers
+        for k, s in enumerate(d["series"]):
+            np.testing.assert_allclose(metric["values"][k], values[m][s].numpy(), rtol=5e-4)
+    # "auto": a log scale where the values span two decades or more, a linear one where they do not
+    assert d["metrics"][0]["log"] and not d["metrics"][1]["log"]
+    assert "0x" not in repr(view) and repr(view) == (
+        "LayerStatisticsExplorer(metrics=['activation std', 'gradient norm'], "
+        "series=['post-LN', 'pre-LN', 'exploding'], layers=6)")
+    forced = views.LayerStatisticsExplorer(values, log_scale={"gradient norm": True}).data["metrics"]
+    assert [m["log"] for m in forced] == [True, True]
+    assert [m["log"] for m in views.LayerStatisticsExplorer(values, log_scale=False).data["metrics"]] == [False, False]
+
+
+def test_layer_statistics_explorer_keeps_significant_figures_across_decades():
+    tiny = torch.tensor([1.23456e-13, 2.5e-7, 0.0, -0.0, 987654321.0, float("nan")], dtype=torch.float64)
+    view = views.LayerStatisticsExplorer({"gradient": {"a": tiny}}, x=[0, 2, 4, 8, 16, 32], digits=3)
+    values = view.data["metrics"][0]["values"][0]
+    assert values == [1.23e-13, 2.5e-7, 0.0, 0.0, 988000000.0, None]  # fixed decimals would turn 1e-13 into 0
+    assert str(values[3]) == "0.0"  # no -0.0
+    assert not view.data["metrics"][0]["log"]  # zeros: "auto" stays linear (a log scale could not draw them)
+    assert view.data["x"] == [0.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+    assert views.significant([[1 / 3, float("inf")]], 2) == [[0.33, None]]
+
+
+def test_layer_statistics_explorer_data_round_trips_through_json_and_widget_state():
+    from ipywidgets.embed import embed_data
+
+    view = views.LayerStatisticsExplorer(layer_values(48), x_label="layer (block) index")
+    assert json.loads(json.dumps(view.data)) == view.data and view.data_size < 4_000
+    state = embed_data(views=[view], drop_defaults=False)["manager_state"]["state"]
+    assert state[view.model_id]["state"]["data"] == view.data  # what the static book's page receives, unchanged
+    view.update({"only": {XSS: [3.0, 4.0]}}, x_label=XSS)
+    assert view.data["series"] == [XSS] and view.data["x_label"] == XSS  # labels travel as data, set as text
+    assert view.data["metrics"] == [{"name": "only", "values": [[3.0, 4.0]], "log": False}]
+
+
+def test_layer_statistics_explorer_rejects_bad_input():
+    good = layer_values()
+    LSE = views.LayerStatisticsExplorer
+    with pytest.raises(ValueError, match=r"values must be a non-empty dict .*got list"):
+        LSE([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"values must be a non-empty dict .*got dict \(empty\)"):
+        LSE({})
+    with pytest.raises(ValueError, match=r"values\['m'\] must be a non-empty dict .*got list"):
+        LSE({"m": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"same series: values\['b'\] has \['x'\] but values\['a'\] has \['x', 'y'\]"):
+        LSE({"a": {"x": [1, 2], "y": [3, 4]}, "b": {"x": [1, 2]}})
+    with pytest.raises(ValueError, match=r"values\['a'\]\['y'\] has 3 numbers but values\['a'\]\['x'\] has 2"):
+        LSE({"a": {"x": [1, 2], "y": [3, 4, 5]}})
+    with pytest.raises(ValueError, match=r"values\['a'\]\['x'\] must be 1-D, got shape \(2, 2\)"):
+        LSE({"a": {"x": [[1, 2], [3, 4]]}})
+    with pytest.raises(ValueError, match="got none"):
+        LSE({"a": {"x": []}})
+    with pytest.raises(ValueError, match="at most 8 series"):
+        LSE({"a": {f"s{i}": [1.0] for i in range(9)}})
+    with pytest.raises(ValueError, match="no finite number"):
+        LSE({"a": {"x": [float("nan"), float("inf")]}})
+    with pytest.raises(ValueError, match=r"x must be 6 finite, increasing numbers .*got 6 numbers: \[1.0, 1.0"):
+        LSE(good, x=[1, 1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match=r"x must be 6 finite, increasing numbers .*got 2 numbers"):
+        LSE(good, x=[1, 2])
+    with pytest.raises(ValueError, match=r"log_scale names metrics \['loss'\] that are not in values"):
+        LSE(good, log_scale={"loss": True})
+    with pytest.raises(ValueError, match="log_scale must be 'auto', True, False"):
+        LSE(good, log_scale="yes")
+    with pytest.raises(ValueError, match=r"log scale needs positive values, but metric 'a' has none"):
+        LSE({"a": {"x": [0.0, -1.0]}}, log_scale=True)
+    with pytest.raises(ValueError, match=r"metric must be one of \['activation std', 'gradient norm'\].*got 'loss'"):
+        LSE(good, metric="loss")
+    with pytest.raises(ValueError, match=r"metric must be a name .* or an index in \[0, 1\], got 2"):
+        LSE(good, metric=2)
+    with pytest.raises(ValueError, match=r"hidden names series \['post-ln'\] that are not in values"):
+        LSE(good, hidden=["post-ln"])
+    with pytest.raises(ValueError, match="hidden must be a list of series names, got str"):
+        LSE(good, hidden="post-LN")
+    with pytest.raises(ValueError, match=r"layer must be an index in \[0, 5\], got 6"):
+        LSE(good, layer=6)
+    with pytest.raises(ValueError, match=r"digits .* in \[1, 15\], got 0"):
+        LSE(good, digits=0)
+    with pytest.raises(ValueError, match="holds 36 numbers, more than max_numbers=30"):
+        LSE(good, max_numbers=30)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the views' JavaScript")
+def test_layer_statistics_axes_and_numbers_in_javascript():
+    folder = Path(views.__file__).parent
+    code = (folder / "view_common.js").read_text() + (folder / "view_layer_statistics.js").read_text()
+    got = run_node(code + """
+const log = yAxis([1.4e-13, 0.5, 1.7e6, null], true);
+const lin = yAxis([0.035, 0.13], false);
+console.log(JSON.stringify([sig(1.4e-13), sig(1.64e6), sig(0.09551), sig(823), sig(0), sig(null),
+  log.log, log.ticks.map(t => t[1]), log.scale(1e-13), log.scale(1e7), log.scale(0),
+  lin.log, lin.ticks.map(t => t[0]), lin.scale(0), yAxis([0, 1], true).log, MARKER_SHAPES.length]));""")
+    assert got[:6] == ["1.4 \u00d7 10\u207b\u00b9\u00b3", "1.64 \u00d7 10\u2076", "0.0955", "823", "0", "\u2013"]
+    assert got[6] is True and got[7][0] == "10\u207b\u00b9\u00b2" and "1" in got[7]  # decades; 1 is a tick
+    assert got[8] == pytest.approx(0) and got[9] == pytest.approx(1) and got[10] is None  # 0 is not drawn on a log axis
+    assert got[11] is False and got[12] == pytest.approx([0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14])
+    assert got[13] == 0  # a linear axis of positive values starts at 0
+    assert got[14] is True and got[15] == 8  # a log axis still draws the positive values; one shape per series

@@ -1,4 +1,5 @@
 """transformer_edu: the 2017 encoder-decoder Transformer, one module per concept. Re-exports only."""
+from .ablation import ablate_heads, head_ablation_scores
 from .attention import scaled_dot_product_attention
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TransformerConfig
@@ -30,5 +31,6 @@ __all__ = [
     "to_torch_convention", "torch_transformer_like",
     "BPETokenizer", "CharTokenizer", "Tokenizer", "WordTokenizer", "Seq2SeqBatch", "build_tokenizers",
     "iterate_batches", "make_batch", "make_dataset", "LabelSmoothingLoss", "make_optimizer", "noam_lr", "train",
-    "exact_match", "held_out_evaluator", "predict", "load_checkpoint", "save_checkpoint",
+    "exact_match", "held_out_evaluator", "predict", "load_checkpoint", "save_checkpoint", "ablate_heads",
+    "head_ablation_scores",
 ]

@@ -92,8 +92,8 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
         def draw():
             return first + timedelta(days=rng.randrange(space))
 
-        def render(day):
-            return format_date(day, rng.choice(DATE_FORMATS)), day.isoformat()
+        def render(day, r: random.Random):
+            return format_date(day, r.choice(DATE_FORMATS)), day.isoformat()
     else:
         _check_symbols(symbols)
         _check_int("min_len", min_len)
@@ -103,7 +103,7 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
         def draw():
             return "".join(rng.choices(symbols, k=rng.randint(min_len, max_len)))
 
-        def render(text):
+        def render(text, r: random.Random):
             return text, (text if task == "copy" else text[::-1])
     if n_test > space // 2:
         raise ValueError(f"n_test={n_test} is too large: task {task!r} has {space} distinct examples with these "
@@ -116,7 +116,10 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
         key = draw()
         if key not in held_out:
             train_keys.append(key)
-    return [render(k) for k in train_keys], [render(k) for k in held_out]
+    # The held-out examples get their surface forms from an RNG of their own, so they depend only on seed
+    # and n_test, never on n_train: make_dataset(task, 1, n_test, seed)[1] rebuilds any run's held-out set.
+    held_out_rng = random.Random(f"held-out {seed}")
+    return [render(k, rng) for k in train_keys], [render(k, held_out_rng) for k in held_out]
 
 
 def build_tokenizers(task: str, shared: bool = True, symbols: str = DEFAULT_SYMBOLS) -> tuple[Tokenizer, Tokenizer]:

@@ -13,6 +13,10 @@ the output one token at a time from these distributions:
   ranked by log P(Y | x) / lp(Y), with lp(Y) = ((5 + |Y|) / 6) ** alpha; alpha = 0 ranks by probability
   alone, which favours short outputs. |Y| counts the generated tokens, EOS included, BOS not.
 
+No method generates PAD or BOS: PAD only fills a row after its EOS and BOS only starts it, so their
+probabilities are set to 0 at every step (greedy and sampling choose among the other tokens; beam search
+masks them after the log-softmax, so its scores stay the model's own log P).
+
 Every function encodes the source once. With use_cache=True each step feeds the decoder only the newest
 token and reuses the keys and values of earlier positions (KVCache); use_cache=False re-runs the decoder
 over the whole prefix: the same tokens, more time (benchmarks/kv_cache.py). Outputs are (B, L) ids that
@@ -76,6 +80,12 @@ def _decoder_src_mask(src_mask: Tensor) -> Tensor | None:
     return None if bool(src_mask.all()) else src_mask
 
 
+def _never_generated(bos_id: int, eos_id: int, pad_id: int, device) -> Tensor:
+    """The ids no decoding method may choose: PAD (it only fills the row after EOS) and BOS (it only starts
+    the row). An id equal to eos_id stays allowed, since a sequence must be able to end."""
+    return torch.tensor(sorted({pad_id, bos_id} - {eos_id}), dtype=torch.long, device=device)
+
+
 def _next_logits(model: Transformer, prefix: Tensor, memory: Tensor, src_mask: Tensor | None,
                  cache: KVCache | None) -> Tensor:
     """Logits for the token after each prefix. Shapes: prefix (N, t) -> (N, V).
@@ -97,8 +107,10 @@ def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache
         ys = torch.full((src_ids.shape[0], 1), bos_id, dtype=torch.long, device=src_ids.device)  # (B, 1)
         finished = torch.zeros(src_ids.shape[0], dtype=torch.bool, device=src_ids.device)  # (B,)
         cache = model.new_cache() if use_cache else None
+        never = _never_generated(bos_id, eos_id, pad_id, src_ids.device)
         for _ in range(max_len):
-            token = choose(_next_logits(model, ys, memory, src_mask, cache))  # (B,)
+            logits = _next_logits(model, ys, memory, src_mask, cache).index_fill(-1, never, float("-inf"))  # (B, V)
+            token = choose(logits)  # (B,)
             if stop_at_eos:
                 token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
                 finished = finished | (token == eos_id)
@@ -111,10 +123,10 @@ def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache
 def greedy_decode(model: Transformer, src_ids: Tensor, max_len: int | None = None, bos_id: int = 1,
                   eos_id: int = 2, pad_id: int | None = None, use_cache: bool = True,
                   stop_at_eos: bool = True) -> Tensor:
-    """Most probable token at each step. Shapes: src_ids (B, S) -> ids (B, 1 + n), n <= max_len tokens
-    after BOS. Stops once every sequence has produced EOS; stop_at_eos=False treats EOS as any other token
-    and always generates max_len tokens (for timing). max_len None = input length + 50; pad_id None =
-    config.pad_id. For the attention behind each choice, run model(src_ids, ids, tgt_mask=causal_mask(L),
+    """Most probable token (never PAD or BOS) at each step. Shapes: src_ids (B, S) -> ids (B, 1 + n),
+    n <= max_len tokens after BOS. Stops once every sequence has produced EOS; stop_at_eos=False treats EOS
+    as any other token and always generates max_len tokens (for timing). max_len None = input length + 50;
+    pad_id None = config.pad_id. For the attention behind each choice, run model(src_ids, ids, tgt_mask=causal_mask(L),
     return_attention=True) on the result: by causality, position t recomputes step t exactly."""
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
     return _generate(model, src_ids, max_len, lambda logits: logits.argmax(dim=-1),
@@ -125,8 +137,9 @@ def sample(model: Transformer, src_ids: Tensor, max_len: int | None = None, temp
            top_k: int | None = None, generator: torch.Generator | None = None, bos_id: int = 1, eos_id: int = 2,
            pad_id: int | None = None, use_cache: bool = True, stop_at_eos: bool = True) -> Tensor:
     """Draw each token from softmax(logits / temperature), keeping only the top_k most probable (ties at the
-    k-th value are kept). Temperature < 1 sharpens, > 1 flattens; as it goes to 0 sampling becomes greedy.
-    Pass a torch.Generator to make the draws reproducible. Shapes as in greedy_decode."""
+    k-th value are kept); PAD and BOS get probability 0 first, so top_k counts the other tokens.
+    Temperature < 1 sharpens, > 1 flattens; as it goes to 0 sampling becomes greedy. Pass a torch.Generator
+    to make the draws reproducible. Shapes as in greedy_decode."""
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
             or not math.isfinite(temperature) or temperature <= 0:
@@ -157,11 +170,19 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
     """The best hypothesis per sentence under log P(Y | x) / lp(Y). Shapes: src_ids (B, S) -> ids (B, 1 + n)
     [, scores (B,) the normalized log-probabilities]. All B x beam_size hypotheses run as one batch.
 
-    At each step every live hypothesis is extended by every token; of these extensions the beam_size best
-    (by log P) that end in EOS are finished, and the beam_size best that do not stay live. A sentence is
-    done when beam_size hypotheses have finished (the rule of fairseq and Hugging Face's
-    early_stopping=True; the paper does not spell out its rule), or sooner when no live hypothesis can
-    still beat its best finished one. With beam_size=1 this is greedy decoding.
+    At each step every live hypothesis is extended by every token except PAD and BOS, and the beam_size
+    best extensions (by log P) are kept: those ending in EOS are finished (ranked with the length penalty
+    and set aside), the others are the new live hypotheses. With beam_size=1 this is greedy decoding.
+    (fairseq and Hugging Face also keep the next-best extensions that do not end in EOS, so beam_size
+    hypotheses always stay live; here a finished hypothesis leaves its slot empty for one step, which is
+    what makes beam_size=1 exactly greedy.)
+
+    When to stop is not spelled out in the paper ("terminate early when possible"). A sentence is done
+    when no live hypothesis can still beat its best finished one (the bound in step 3), or at max_len,
+    where the live hypotheses compete as they are. So stopping early never changes the result: it is the
+    hypothesis the same search run to max_len would return. The rule of fairseq and of Hugging Face's
+    early_stopping=True, "done once beam_size hypotheses have finished", is not used: it can return a
+    short, worse hypothesis while a better one is still live (chapter 12 measures it on the dates model).
     """
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
     _check_int("beam_size", beam_size, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
@@ -169,6 +190,7 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
         raise ValueError(f"length_penalty (alpha) must be a finite number >= 0 (the paper uses 0.6), got {alpha!r}")
     (B, _), K, device = src_ids.shape, beam_size, src_ids.device
+    never = _never_generated(bos_id, eos_id, pad_id, device)
     with _inference(model):
         src_mask = padding_mask(src_ids, model.config.pad_id)  # (B, 1, 1, S)
         memory = model.encode(src_ids, src_mask).repeat_interleave(K, dim=0)  # (B*K, S, D): a copy per beam
@@ -179,34 +201,37 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
         first_row = torch.arange(B, device=device)[:, None] * K  # (B, 1) where each sentence's beams start
         best: list[Tensor | None] = [None] * B
         best_score = torch.full((B,), float("-inf"), dtype=memory.dtype, device=device)  # (B,)
-        n_finished = torch.zeros(B, dtype=torch.long, device=device)  # (B,)
         done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
         cache = model.new_cache() if use_cache else None
         for step in range(1, max_len + 1):  # step = |Y| of the extensions made now
             log_probs = torch.log_softmax(_next_logits(model, ys, memory, src_mask, cache), dim=-1)  # (B*K, V)
+            log_probs = log_probs.index_fill(-1, never, float("-inf"))  # after the softmax: scores stay log P
             vocab = log_probs.shape[-1]
             extended = (scores[:, :, None] + log_probs.view(B, K, vocab)).view(B, K * vocab)  # (B, K*V)
-            top_scores, top_index = extended.topk(2 * K, dim=1)  # (B, 2K): >= K of them do not end in EOS
-            beam, token = top_index // vocab, top_index % vocab  # (B, 2K) each
-            # 1. EOS among the K best extensions: a finished hypothesis, ranked with the length penalty.
-            ends = (token[:, :K] == eos_id) & top_scores[:, :K].isfinite() & ~done[:, None]  # (B, K)
-            n_finished += ends.sum(dim=1)
-            normalized = top_scores[:, :K] / lp(step, alpha)  # (B, K)
+            top_scores, top_index = extended.topk(K, dim=1)  # (B, K) the K best extensions
+            beam, token = top_index // vocab, top_index % vocab  # (B, K) each
+            # 1. Those ending in EOS are finished hypotheses, ranked with the length penalty.
+            ends = (token == eos_id) & top_scores.isfinite() & ~done[:, None]  # (B, K)
+            normalized = top_scores / lp(step, alpha)  # (B, K)
             for b, j in ends.nonzero().tolist():
                 if normalized[b, j] > best_score[b]:
                     best_score[b] = normalized[b, j]
                     best[b] = torch.cat([ys[b * K + int(beam[b, j])], token[b, j:j + 1]])
-            # 2. The K best extensions not ending in EOS are the new live hypotheses.
-            scores, keep = top_scores.masked_fill(token == eos_id, float("-inf")).topk(K, dim=1)  # (B, K)
-            origin = (first_row + beam.gather(1, keep)).view(-1)  # (B*K,) the row each one extends
-            ys = torch.cat([ys[origin], token.gather(1, keep).view(-1, 1)], dim=1)  # (B*K, step + 1)
+            # 2. The others are the live hypotheses; a finished one leaves its row empty (-inf) for a step.
+            scores = top_scores.masked_fill(token == eos_id, float("-inf"))  # (B, K)
+            origin = (first_row + beam).view(-1)  # (B*K,) the row each one extends
+            ys = torch.cat([ys[origin], token.view(-1, 1)], dim=1)  # (B*K, step + 1)
             if cache is not None:
                 cache.select(origin)
-            # 3. Log P only falls as a hypothesis grows and lp is monotonic in |Y|, so a live hypothesis can
-            #    at best reach log P(now) / lp at length step + 1 or max_len.
-            bound = torch.maximum(scores[:, 0] / lp(step + 1, alpha),
-                                  scores[:, 0] / lp(max_len, alpha))  # (B,)
-            done |= (n_finished >= K) | (best_score >= bound)
+            # 3. The bound. A live hypothesis with log P = s after `step` tokens ends at some length L in
+            #    [step + 1, max_len] (EOS at L, or cut at max_len) with log P' <= s: each token multiplies P
+            #    by at most 1. Its score is log P' / lp(L) <= s / lp(L), as lp(L) > 0. With alpha >= 0,
+            #    lp(L) >= 1 grows with L, and s <= 0, so a larger L divides s by a larger number, which
+            #    brings it closer to 0: s / lp(L) is largest at L = max_len. (Were s > 0, it would be
+            #    largest at L = step + 1; log P <= 0 rules that out.) So no live hypothesis can end above
+            #    max(s) / lp(max_len). With no live hypothesis left (all -inf) the bound is -inf: done too.
+            bound = scores.max(dim=1).values / lp(max_len, alpha)  # (B,)
+            done |= best_score >= bound
             if bool(done.all()):
                 break
         for b in range(B):  # a sentence still searching at max_len: its live hypotheses compete too
@@ -223,8 +248,8 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
 class DecodingStep:
     """One step of greedy decoding, for display: what the decoder saw and what it proposed."""
     prefix: list[int]  # the target ids fed so far, starting with BOS
-    top_ids: list[int]  # the most probable next tokens, best first
-    top_probs: list[float]  # their probabilities
+    top_ids: list[int]  # the most probable next tokens, best first (PAD and BOS are never proposed)
+    top_probs: list[float]  # their probabilities under the model (not renormalized after leaving out PAD, BOS)
     chosen: int  # the token appended (top_ids[0])
 
 
@@ -232,7 +257,7 @@ def decode_step_by_step(model: Transformer, src_ids: Tensor, max_len: int | None
                         bos_id: int = 1, eos_id: int = 2) -> list[DecodingStep]:
     """Greedy decoding of one sentence (src_ids (1, S)), returning every step; the last prefix plus its
     chosen token is greedy_decode's output."""
-    max_len, _ = _check_common(model, src_ids, max_len, bos_id=bos_id, eos_id=eos_id)
+    max_len, pad_id = _check_common(model, src_ids, max_len, bos_id=bos_id, eos_id=eos_id)
     if src_ids.shape[0] != 1:
         raise ValueError(f"decode_step_by_step takes one sentence, src_ids of shape (1, S), got {tuple(src_ids.shape)}")
     _check_int("top", top, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
@@ -242,9 +267,11 @@ def decode_step_by_step(model: Transformer, src_ids: Tensor, max_len: int | None
         memory = model.encode(src_ids, src_mask)  # (1, S, D)
         src_mask = _decoder_src_mask(src_mask)
         cache = model.new_cache()
+        never = _never_generated(bos_id, eos_id, pad_id, src_ids.device)
         for _ in range(max_len):
             prefix = torch.tensor([ys], device=src_ids.device)  # (1, t)
             probs = torch.softmax(_next_logits(model, prefix, memory, src_mask, cache)[0], dim=-1)  # (V,)
+            probs = probs.index_fill(0, never, 0.0)  # as greedy_decode: PAD and BOS are never chosen
             top_probs, top_ids = probs.topk(top)  # (top,) each
             steps.append(DecodingStep(list(ys), top_ids.tolist(), top_probs.tolist(), int(probs.argmax())))
             ys.append(steps[-1].chosen)

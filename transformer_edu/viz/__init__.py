@@ -5,14 +5,15 @@ book. widgets (ipywidgets, for live recomputation in a kernel) and bertviz_views
 `from transformer_edu.viz import widgets`.
 """
 from . import plots, views
-from .plots import (attention_heatmap, embedding_projection, learning_rate_schedule, loss_curves, model_diagram,
-                    parameter_breakdown, pca_2d, positional_encoding_heatmap, positional_similarity)
-from .views import (AttentionExplorer, DistributionExplorer, EmbeddingExplorer, MaskedAttentionExplorer,
-                    PositionalEncodingExplorer, TokenExplorer, nearest_neighbours)
+from .plots import (attention_heatmap, embedding_projection, head_grid, learning_rate_schedule, loss_curves,
+                    model_diagram, parameter_breakdown, pca_2d, positional_encoding_heatmap, positional_similarity)
+from .views import (AttentionExplorer, DistributionExplorer, EmbeddingExplorer, LayerStatisticsExplorer,
+                    MaskedAttentionExplorer, PositionalEncodingExplorer, TokenExplorer, nearest_neighbours)
 
 __all__ = [
-    "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer", "MaskedAttentionExplorer",
+    "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer", "LayerStatisticsExplorer",
+    "MaskedAttentionExplorer",
     "PositionalEncodingExplorer", "TokenExplorer", "attention_heatmap", "embedding_projection",
-    "learning_rate_schedule", "loss_curves", "model_diagram", "nearest_neighbours", "parameter_breakdown",
+    "head_grid", "learning_rate_schedule", "loss_curves", "model_diagram", "nearest_neighbours", "parameter_breakdown",
     "pca_2d", "plots", "positional_encoding_heatmap", "positional_similarity", "views",
 ]

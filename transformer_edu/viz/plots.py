@@ -10,6 +10,7 @@ ColorBrewer scheme marked colour-blind safe) for signed values, and for groups t
 with a different marker per group, so no figure depends on telling red from green.
 
     attention_heatmap(weights (T, S) or (H, T, S), query_tokens, key_tokens)   paper section 3.2
+    head_grid(values (N, H) or {panel: (N, H)})                 one number per layer and head (section 3.2.2)
     positional_encoding_heatmap(table (positions, D)), positional_similarity(table)   section 3.5
     embedding_projection(vectors (N, D), labels, groups)      2-D PCA of embeddings (section 3.4)
     learning_rate_schedule(steps, lrs), loss_curves(history)  section 5.3 and training
@@ -129,6 +130,68 @@ def attention_heatmap(weights, query_tokens, key_tokens, title: str | None = Non
                         ax.text(s, t, f"{v:.2f}", ha="center", va="center", fontsize=7,
                                 color="white" if dark else "black")
     fig.colorbar(image, ax=list(axes.flat)[:heads], shrink=0.8, label="attention weight")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def head_grid(values, title: str | None = None, *, value_label: str = "value", decimals: int = 2,
+              vmin: float | None = None, vmax: float | None = None, row_label: str = "layer",
+              col_label: str = "head") -> Figure:
+    """A layer x head grid: one cell per attention head, coloured by its value and with the value written in it.
+
+    values: an (N, H) array (N layers, H heads) for one panel, or a dict panel title -> (N_i, H_i) array for
+    several panels side by side on one shared colour scale (e.g. one per kind of attention). Non-negative
+    values use viridis; signed values RdBu_r centred on 0. Rows and columns are numbered from 0.
+    """
+    if isinstance(values, Mapping):
+        if not values:
+            raise ValueError("values is an empty dict; pass at least one (layers, heads) array")
+        grids = {str(k): as_array(v, f"values[{k!r}]", 2) for k, v in values.items()}
+    else:
+        grids = {None: as_array(values, "values", 2)}
+    for name, g in grids.items():
+        if 0 in g.shape:
+            raise ValueError(f"values{'' if name is None else f'[{name!r}]'} must be a non-empty (layers, heads) "
+                             f"array, got shape {g.shape}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6:
+        raise ValueError(f"decimals must be an int from 0 to 6, got {decimals!r}")
+    finite = np.concatenate([g[np.isfinite(g)] for g in grids.values()])
+    signed = finite.size > 0 and finite.min() < 0
+    if signed:
+        limit = float(np.abs(finite).max())
+        lo, hi, cmap = (-limit if vmin is None else vmin), (limit if vmax is None else vmax), DIVERGING
+    else:
+        lo = (0.0 if vmin is None else vmin)
+        hi = (float(finite.max()) if finite.size and finite.max() > 0 else 1.0) if vmax is None else vmax
+        cmap = SEQUENTIAL
+    if not lo < hi:
+        raise ValueError(f"vmin must be below vmax, got {lo} and {hi}")
+    colours = plt.get_cmap(cmap)
+    widest = max(g.shape[1] for g in grids.values())
+    tallest = max(g.shape[0] for g in grids.values())
+    cell = 0.42 + 0.07 * decimals
+    fig = _new_figure(len(grids) * (widest * cell + 1.0) + 1.4, tallest * 0.6 + 1.8 + (0.3 if title else 0))
+    axes = fig.subplots(1, len(grids), squeeze=False)[0]
+    image = None
+    for i, (ax, (name, g)) in enumerate(zip(axes, grids.items())):
+        image = ax.imshow(g, cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(g.shape[1]))
+        ax.set_yticks(range(g.shape[0]))
+        ax.set_xlabel(col_label)
+        if i == 0:
+            ax.set_ylabel(row_label)
+        if name is not None:
+            ax.set_title(name, fontsize=10)
+            _literal([ax.title])
+        for (r, c), v in np.ndenumerate(g):
+            if not np.isfinite(v):
+                continue
+            red, green, blue, _ = colours((min(max(v, lo), hi) - lo) / (hi - lo))
+            dark = 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.5  # relative luminance of the cell
+            ax.text(c, r, f"{v:.{decimals}f}", ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black")
+    fig.colorbar(image, ax=list(axes), shrink=0.9, label=value_label)
     if title:
         fig.suptitle(title)
     return fig

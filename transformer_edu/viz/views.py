@@ -43,11 +43,19 @@ One scripted interaction per view, and what changes (for the browser tests):
   input[data-te-control=temperature]: set value to "0" (the lowest temperature), dispatch "input"; the
   `width` attributes of rect[data-te-role=bar] change (the top bar grows, unless it was already at 1).
   select[data-te-control=position] exists only when the logits are 2-D (several positions).
+- LayerStatisticsExplorer, data-te-view="layer-statistics":
+  select[data-te-control=metric]: set value to "1" (enabled when there are 2+ metrics), dispatch "change";
+  the `d` attribute of every path[data-te-role=curve] changes (one path per series, data-te-series=<index>).
+  input[data-te-control=series] (one checkbox per series, in the legend, data-te-index=<index>): click it;
+  its curve and markers get visibility="hidden" and the y axis refits the ticked series.
+  input[data-te-control=log-scale]: click it; the curves and the y ticks (g[data-te-role=y-ticks]) change.
+  input[data-te-control=layer]: set value to "3", dispatch "input"; line[data-te-role=guide] moves and
+  p.te-readout gives every ticked series' value at that layer (hovering over the chart does the same).
 
 Size: the data is about 6-8 bytes per number once rounded; each view also carries its JavaScript and CSS
-(measured: 18-23 KB per view; `view.data_size` gives the data's bytes). Guidance per view is in its
-docstring; inputs beyond a view's `max_numbers` raise ValueError instead of silently making a page of
-megabytes.
+(measured: 18-23 KB per view, 30 KB for LayerStatisticsExplorer; `view.data_size` gives the data's bytes).
+Guidance per view is in its docstring; inputs beyond a view's `max_numbers` raise ValueError instead of
+silently making a page of megabytes.
 """
 from __future__ import annotations
 
@@ -469,5 +477,144 @@ class DistributionExplorer(_View):
         return f"positions={len(self.data['logits'])}, vocab={len(self.data['vocab'])}"
 
 
-__all__ = ["AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer", "MaskedAttentionExplorer",
-           "PositionalEncodingExplorer", "TokenExplorer", "nearest_neighbours", "rounded"]
+def significant(values, digits: int) -> list:
+    """Numbers as nested lists kept to `digits` significant figures (for values that span many decades, where
+    a fixed number of decimals would turn 1e-13 into 0); NaN and infinities become None (JSON null)."""
+    arr = np.asarray(values, dtype=np.float64)
+    out = np.empty(arr.shape, dtype=object)
+    for index, v in np.ndenumerate(arr):
+        out[index] = float(f"{v:.{digits}g}") + 0.0 if np.isfinite(v) else None  # + 0.0: no -0.0
+    return out.tolist()
+
+
+SERIES_LIMIT = 8  # Okabe-Ito colours and marker shapes that stay distinguishable (as plots.MARKERS)
+
+
+class LayerStatisticsExplorer(_View):
+    """One number per layer (or per depth) for a few named series and one or more metrics, as a line chart.
+
+    values: {metric: {series: numbers, one per layer}} (tensors, arrays or lists), e.g.
+    {"activation std": {"post-LN": [...], "pre-LN": [...]}, "gradient norm": {"post-LN": [...], ...}}. Every
+    metric has the same series and every series the same number of layers N. x: the N positions on the x axis
+    (default 1, 2, ..., N; increasing), named by x_label. Controls: a metric selector, a checkbox per series
+    (the legend: colour and marker shape as in plots.MARKERS), a log-scale switch and a slider that reads
+    every shown series' value at one layer (hovering over the chart does the same, clicking pins it).
+    The y axis fits the ticked series, so unticking an exploding series zooms in on the others.
+
+    log_scale: "auto" (a metric starts on a log scale when all its values are positive and the largest is at
+    least 100 times the smallest), True, False, or {metric: bool} (metrics left out are "auto"). On a log
+    scale, values <= 0 are not drawn (the readout says so). metric: the metric shown first (name or index);
+    hidden: series unticked at first; layer: the index (0 to N-1) read out first. Values keep `digits`
+    significant figures; NaN and infinities become gaps. At most 8 series.
+    Size: about 8 bytes per number (2 metrics x 4 series x 48 layers is about 3 KB), besides the view's
+    30 KB of JavaScript and CSS.
+    """
+
+    _esm = _esm("view_layer_statistics.js")
+
+    @classmethod
+    def data_for(cls, values: Mapping, x=None, *, x_label: str = "layer", log_scale="auto", metric: int | str = 0,
+                 hidden=(), layer: int = 0, title: str | None = None, note: str | None = None, digits: int = 4,
+                 max_numbers: int = 20_000):
+        if not isinstance(values, Mapping) or not values:
+            raise ValueError(f"values must be a non-empty dict {{metric: {{series: one number per layer}}}}, "
+                             f"got {type(values).__name__}{' (empty)' if isinstance(values, Mapping) else ''}")
+        if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
+            raise ValueError(f"digits (significant figures) must be an int in [1, 15], got {digits!r}")
+        metric_names = [str(m) for m in values]
+        if len(set(metric_names)) != len(metric_names):
+            raise ValueError(f"metric names must differ as text, got {metric_names}")
+        series_names, first, n_layers, metrics, total = None, None, None, [], 0
+        for m, name in zip(values, metric_names):
+            per_series = values[m]
+            if not isinstance(per_series, Mapping) or not per_series:
+                raise ValueError(f"values[{m!r}] must be a non-empty dict {{series: one number per layer}}, got "
+                                 f"{type(per_series).__name__}{' (empty)' if isinstance(per_series, Mapping) else ''}")
+            names = [str(s) for s in per_series]
+            if series_names is None:
+                if len(set(names)) != len(names):
+                    raise ValueError(f"series names must differ as text, got {names}")
+                if len(names) > SERIES_LIMIT:
+                    raise ValueError(f"at most {SERIES_LIMIT} series can be told apart by colour and marker, got "
+                                     f"{len(names)}: {names}")
+                series_names, first = names, m
+            elif sorted(names) != sorted(series_names):
+                raise ValueError(f"every metric needs the same series: values[{m!r}] has {names} but "
+                                 f"values[{first!r}] has {series_names}")
+            by_name = {str(s): v for s, v in per_series.items()}
+            rows = []
+            for s in series_names:
+                arr = as_array(by_name[s], f"values[{m!r}][{s!r}]", 1)
+                if n_layers is None:
+                    if arr.size == 0:
+                        raise ValueError(f"values[{m!r}][{s!r}] must hold one number per layer, got none")
+                    n_layers = arr.size
+                elif arr.size != n_layers:
+                    raise ValueError(f"values[{m!r}][{s!r}] has {arr.size} numbers but values[{first!r}]"
+                                     f"[{series_names[0]!r}] has {n_layers}: every series needs one number per layer")
+                rows.append(arr)
+            table = np.stack(rows)  # (series, layers)
+            finite = table[np.isfinite(table)]
+            if finite.size == 0:
+                raise ValueError(f"values[{m!r}] has no finite number (all NaN or infinite)")
+            metrics.append((name, table, finite))
+            total += table.size
+        _check_size(total, max_numbers, "values")
+
+        xs = np.arange(1, n_layers + 1, dtype=np.float64) if x is None else as_array(x, "x", 1)
+        if xs.size != n_layers or not np.isfinite(xs).all() or (np.diff(xs) <= 0).any():
+            raise ValueError(f"x must be {n_layers} finite, increasing numbers (one per layer), got "
+                             f"{xs.size} numbers: {xs[:8].tolist()}{' ...' if xs.size > 8 else ''}")
+
+        if isinstance(log_scale, Mapping):
+            unknown = [str(k) for k in log_scale if str(k) not in metric_names]
+            if unknown:
+                raise ValueError(f"log_scale names metrics {unknown} that are not in values (metrics: {metric_names})")
+            chosen = {str(k): v for k, v in log_scale.items()}
+        elif log_scale == "auto" or isinstance(log_scale, bool):
+            chosen = {name: log_scale for name in metric_names}
+        else:
+            raise ValueError(f"log_scale must be 'auto', True, False or a dict {{metric: bool}}, got {log_scale!r}")
+        out_metrics = []
+        for name, table, finite in metrics:
+            wanted = chosen.get(name, "auto")
+            positive = finite[finite > 0]
+            if wanted == "auto":
+                log = bool(positive.size == finite.size and positive.max() >= 100 * positive.min())
+            elif isinstance(wanted, bool):
+                if wanted and positive.size == 0:
+                    raise ValueError(f"a log scale needs positive values, but metric {name!r} has none")
+                log = wanted
+            else:
+                raise ValueError(f"log_scale[{name!r}] must be 'auto', True or False, got {wanted!r}")
+            out_metrics.append({"name": name, "values": significant(table, digits), "log": log})
+
+        if isinstance(metric, str):
+            if metric not in metric_names:
+                raise ValueError(f"metric must be one of {metric_names} (or an index), got {metric!r}")
+            metric_index = metric_names.index(metric)
+        elif isinstance(metric, (int, np.integer)) and not isinstance(metric, bool) and 0 <= metric < len(metric_names):
+            metric_index = int(metric)
+        else:
+            raise ValueError(f"metric must be a name in {metric_names} or an index in [0, {len(metric_names) - 1}], "
+                             f"got {metric!r}")
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (Sequence, set, frozenset)):
+            raise ValueError(f"hidden must be a list of series names, got {type(hidden).__name__}")
+        missing = [str(h) for h in hidden if str(h) not in series_names]
+        if missing:
+            raise ValueError(f"hidden names series {missing} that are not in values (series: {series_names})")
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_layers:
+            raise ValueError(f"layer must be an index in [0, {n_layers - 1}], got {layer!r}")
+        return {"title": title, "x": significant(xs, 6), "x_label": str(x_label), "series": series_names,
+                "metrics": out_metrics, "metric": metric_index,
+                "hidden": sorted({series_names.index(str(h)) for h in hidden}), "layer": int(layer),
+                "note": None if note is None else str(note)}
+
+    def _summary(self) -> str:
+        d = self.data
+        return (f"metrics={[m['name'] for m in d['metrics']]}, series={d['series']}, layers={len(d['x'])}")
+
+
+__all__ = ["AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer", "LayerStatisticsExplorer",
+           "MaskedAttentionExplorer", "PositionalEncodingExplorer", "TokenExplorer", "nearest_neighbours", "rounded",
+           "significant"]
