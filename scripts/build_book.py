@@ -2,19 +2,11 @@
 
     jupyter-book build . -W -n --keep-going
 
-_toc.yml lists every chapter of the finished book. While some listed chapter is not written yet, the build
-still has to pass, so this script:
-
-- fails if a notebook in chapters/ is missing from _toc.yml (with only_build_toc_files it would silently
-  not be built), or if a chapter's title does not start with its number ("# 5. ..." for 05_*.ipynb);
-- if some file listed in _toc.yml does not exist yet, names them and builds with a copy of _config.yml
-  (written to _build/_config.partial.yml) that suppresses exactly the two warnings this causes:
-  `etoc.ref` (toc entry without a file) and `ref.doc` (a {doc} link to such a file). With every listed
-  file present, it builds with _config.yml itself and every warning is an error. `--strict` refuses to
-  build while anything is missing.
-
-Before building it refreshes book/_static/offline/anywidget/ from the installed anywidget wheel (no network),
-so the front-end always matches the Python package that wrote the widget state. Prints the build time.
+Before building it checks that every page listed in _toc.yml exists, that every notebook in chapters/ is
+listed (with only_build_toc_files it would silently not be built), and that each chapter's title starts with
+its number ("# 5. ..." for 05_*.ipynb). It refreshes book/_static/offline/anywidget/ from the installed
+anywidget wheel (no network), so the front-end always matches the Python package that wrote the widget state.
+Every warning is an error. Prints the build time and where to open the book.
 """
 from __future__ import annotations
 
@@ -76,21 +68,9 @@ def check_chapter_titles(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def partial_config(root: Path = ROOT) -> Path:
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
-    sphinx_config["suppress_warnings"] = [*sphinx_config.get("suppress_warnings", []), "etoc.ref", "ref.doc"]
-    out = root / "_build" / "_config.partial.yml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("# Written by scripts/build_book.py while some chapters are missing; do not edit.\n"
-                   + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--strict", action="store_true", help="fail if a file listed in _toc.yml is missing")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     missing, unlisted = check_toc()
     if unlisted:
         print(f"error: chapters/ has notebooks that _toc.yml does not list: {', '.join(unlisted)}\n"
@@ -100,20 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     if titles:
         print("error: chapter titles and file numbers disagree:\n  " + "\n  ".join(titles), file=sys.stderr)
         return 1
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n", "--keep-going"]
     if missing:
-        print(f"note: {len(missing)} page(s) in _toc.yml are not written yet and are left out of this build: "
-              f"{', '.join(missing)}")
-        if args.strict:
-            print("error: --strict build needs every page listed in _toc.yml", file=sys.stderr)
-            return 1
-        command += ["--config", str(partial_config())]
+        print(f"error: pages listed in _toc.yml do not exist: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n", "--keep-going"]
     vendor_assets.main(["--anywidget"])
     if not shutil.which(command[0]):
         command[0] = "jupyter-book"
     start = time.perf_counter()
     status = subprocess.run(command, cwd=ROOT).returncode
     print(f"jupyter-book build: {time.perf_counter() - start:.1f} s, exit status {status}")
+    if status == 0:
+        print(f"open {ROOT / '_build' / 'html' / 'index.html'}, or serve it: "
+              f"python3 -m http.server --directory {ROOT / '_build' / 'html'} 8000")
     return status
 
 

@@ -316,8 +316,10 @@ VIEWS_JS = """() => {
   document.querySelectorAll('[data-te-view]').forEach(el => add(el, 'te', el.dataset.teView));
   document.querySelectorAll('[data-bertviz-view], div[id^="bertviz-"]').forEach(el =>
     add(el, 'bertviz', el.dataset.bertvizView || (el.querySelector('#layer') ? 'head' : 'model')));
+  // plain ipywidgets with a control; display-only ones (chapter 11's progress bar) only have to render
   document.querySelectorAll('.widget-subarea').forEach(el => {
-    if (!el.querySelector('[data-te-view]') && el.querySelector('.jupyter-widgets'))
+    if (!el.querySelector('[data-te-view]') && el.querySelector('.jupyter-widgets')
+        && el.querySelector('select, input, textarea, button, .noUi-handle'))
       add(el, 'ipywidgets', 'ipywidgets');
   });
   return found;
