@@ -551,3 +551,14 @@ def test_vendored_anywidget_matches_the_installed_wheel():
     wheel = Path(anywidget.__file__).parent / "nbextension" / "index.js"
     built = BUILD / "_static" / "offline" / "anywidget" / "index.js"
     assert built.read_bytes() == wheel.read_bytes(), "rebuild with `make book` (it re-copies anywidget's front-end)"
+
+
+@pytest.mark.parametrize("page", CHAPTERS or ["(no built book)"])
+def test_chapter_page_weighs_under_2_mb(page):
+    """The chapter's HTML plus the figures it shows (the shared _static/ assets are cached across pages)."""
+    if not BUILD.is_dir():
+        _unavailable(f"no built book at {BUILD}: run `make book` first")
+    html = (BUILD / page).read_text(encoding="utf-8")
+    images = {BUILD / page.rsplit("/", 1)[0] / src for src in re.findall(r'src="(\.\./_images/[^"]+)"', html)}
+    total = len(html.encode()) + sum(p.resolve().stat().st_size for p in images)
+    assert total < 2_000_000, f"{page}: {total / 1e6:.2f} MB with its {len(images)} figures"
