@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -369,9 +369,11 @@ def parameter_breakdown(parts: Mapping[str, int], title: str | None = None) -> F
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
                 f" {int(n):,} ({share:.0%})" if share >= 0.01 or n == 0 else f" {int(n):,} ({share:.2%})",
                 va="center", fontsize=9)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    big = counts.max() >= 1e5  # long tick labels would run together: count in millions
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if big else f"{v:,.0f}"))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.set_xlim(0, counts.max() * 1.35 if counts.max() else 1)
-    ax.set_xlabel("trainable parameters")
+    ax.set_xlabel("trainable parameters" + (" (millions)" if big else ""))
     ax.set_title(title or f"Parameters: {int(total):,} in total")
     return fig
 
@@ -412,7 +414,8 @@ def model_diagram(model, title: str | None = None) -> Figure:
 
     `model` needs `.encoder.layers` and `.decoder.layers`; the number of layers, each layer's sub-layers
     (with head counts and feed-forward sizes), LayerNorm placement and optional final LayerNorms all come
-    from the model, so the drawing changes when the model does. Read it from the bottom.
+    from the model, so the drawing changes when the model does. Read it from the bottom; the grey lines on the
+    left of each stack are the residual connections.
     """
     try:
         enc_layers, dec_layers = list(model.encoder.layers), list(model.decoder.layers)
@@ -451,12 +454,25 @@ def model_diagram(model, title: str | None = None) -> Figure:
         y = box(x, y + gap, f"Embedding x sqrt({d_model}) + positional encoding", "io")
         bottom = y + gap
         y = bottom + 0.15
+        starts = []  # the bottom of each box
         for i, (label, kind) in enumerate(boxes):
             if i:
                 up(mid, y - gap, y)
             if label.startswith("Encoder-decoder"):
                 cross_y = y + box_h / 2
+            starts.append(y)
             y = box(x + 0.25, y, label, kind, width - 0.5) + gap
+        # Residual connections: from just below each sub-layer (below its LayerNorm with pre-LN) around it, on
+        # the left, into the box that adds it back.
+        for i, (label, _) in enumerate(boxes):
+            if label.startswith(("Add", "LayerNorm")) or i + 1 >= len(boxes):
+                continue
+            first = i - 1 if i and boxes[i - 1][0].startswith("LayerNorm") else i
+            add = i + 1
+            y0, y1 = starts[first] - gap / 2, starts[add] + box_h / 2
+            ax.plot([mid, x + 0.12, x + 0.12], [y0, y0, y1], color="#555555", lw=0.9)
+            ax.annotate("", xy=(x + 0.25, y1), xytext=(x + 0.12, y1),
+                        arrowprops=dict(arrowstyle="-|>", color="#555555", lw=0.9))
         top = y - gap + 0.15
         up(mid, bottom - gap, bottom + 0.15)
         ax.add_patch(FancyBboxPatch((x, bottom), width, top - bottom, boxstyle="round,pad=0.02,rounding_size=0.1",
