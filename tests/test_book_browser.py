@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from transformer_edu.viz.widgets import LIVE_NOTE  # every live explorer shows it
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,6 +190,7 @@ WAIT_RENDERED_JS = """() => {
 }"""
 
 CHECK_RENDERED_JS = """() => {
+  const LIVE_NOTE = LIVE_NOTE_JSON;
   const problems = [];
   const big = el => { const r = el.getBoundingClientRect(); return r.width > 4 && r.height > 4; };
   const drawn = el => el.querySelector('svg *, canvas, img, input, select, button, table') !== null
@@ -199,6 +202,9 @@ CHECK_RENDERED_JS = """() => {
     const area = s.previousElementSibling;
     if (!area || !area.classList.contains('widget-subarea') || !drawn(area) || !big(area))
       problems.push('widget view ' + i + ' did not render');
+  });
+  document.querySelectorAll('.te-live').forEach((el, i) => {  // a live explorer says it needs a kernel
+    if (!el.textContent.includes(LIVE_NOTE)) problems.push('live explorer #' + i + ' does not show its note');
   });
   document.querySelectorAll('[data-te-view]').forEach((el, i) => {
     if (!big(el) || !drawn(el)) problems.push('view ' + el.dataset.teView + ' #' + i + ' is empty');
@@ -216,7 +222,8 @@ CHECK_RENDERED_JS = """() => {
     if (c.width === 0 || c.height === 0) problems.push('empty canvas ' + i);
   });
   return problems;
-}"""
+}""".replace("LIVE_NOTE_JSON", json.dumps(LIVE_NOTE))
+
 
 # What a view currently shows: markup plus the live values of its controls and canvas pixels.
 SERIALIZE_JS = """(el) => {
@@ -316,9 +323,10 @@ VIEWS_JS = """() => {
   document.querySelectorAll('[data-te-view]').forEach(el => add(el, 'te', el.dataset.teView));
   document.querySelectorAll('[data-bertviz-view], div[id^="bertviz-"]').forEach(el =>
     add(el, 'bertviz', el.dataset.bertvizView || (el.querySelector('#layer') ? 'head' : 'model')));
-  // plain ipywidgets with a control; display-only ones (chapter 11's progress bar) only have to render
+  // plain ipywidgets with a control; display-only ones (chapter 11's progress bar) only have to render, and so
+  // do the live explorers of viz/widgets.py (class te-live): their controls need a kernel (see LIVE_JS)
   document.querySelectorAll('.widget-subarea').forEach(el => {
-    if (!el.querySelector('[data-te-view]') && el.querySelector('.jupyter-widgets')
+    if (!el.querySelector('[data-te-view], .te-live') && el.querySelector('.jupyter-widgets')
         && el.querySelector('select, input, textarea, button, .noUi-handle'))
       add(el, 'ipywidgets', 'ipywidgets');
   });

@@ -287,6 +287,48 @@ def test_live_widgets_recompute():
     assert "vocab has 4 tokens" in message.value
 
 
+def test_live_translation_shows_the_greedy_output_and_its_cross_attention():
+    from transformer_edu import greedy_decode
+    from transformer_edu.tokenizer import CharTokenizer
+    from transformer_edu.viz import widgets
+
+    src_tok, tgt_tok = CharTokenizer.train(["abc<>=/ "]), CharTokenizer.train(["xyz<"])
+    config = TransformerConfig.small(src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
+                                       share_embeddings=False)
+    model = Transformer(config).train()
+    box = widgets.live_translation(model, src_tok, tgt_tok, text="abc", max_len=5)
+    note, text, controls, answer, image = box.children
+    assert widgets.LIVE_NOTE in note.value and model.training  # evaluated in eval mode, left as it was
+    with torch.no_grad():
+        expected = greedy_decode(model.eval(), torch.tensor([src_tok.encode("abc")]), max_len=5)
+    shown = tgt_tok.decode(expected[0]).replace("<", "&lt;").replace(">", "&gt;")  # an untrained model may write <unk>
+    assert answer.value == f"<p>Model output: <code>{shown}</code></p>"
+    assert image.value[:4] == b"\x89PNG" and int(image.width) > 100
+    before = image.value
+    controls.children[1].value = 0  # one head instead of the mean
+    assert image.value != before
+    text.value = ""
+    assert answer.value == "<p>Could not compute: the text gave no tokens</p>"
+    text.value = XSS  # its pieces go into the PNG only; the HTML line holds the escaped decoded output
+    assert "<img" not in answer.value and answer.value.startswith("<p>Model output:")
+    with pytest.raises(ValueError, match="decoder layer in \\[0, 1\\]"):
+        widgets.live_translation(model, src_tok, tgt_tok, layer=2)
+    with pytest.raises(ValueError, match="head must be"):
+        widgets.live_translation(model, src_tok, tgt_tok, head=4)
+    with pytest.raises(ValueError, match="tgt_tokenizer must be a transformer_edu tokenizer"):
+        widgets.live_translation(model, src_tok, char_tokenizer)
+    with pytest.raises(ValueError, match="encoder-decoder"):
+        widgets.live_translation(torch.nn.Linear(2, 2), src_tok, tgt_tok)
+
+
+def test_tokenize_with_accepts_the_package_tokenizers():
+    from transformer_edu.tokenizer import CharTokenizer
+    from transformer_edu.viz import widgets
+
+    tok = CharTokenizer.train(["hello"])
+    assert widgets.tokenize_with(tok, "hel") == [[p, i] for p, i in zip(tok.tokenize("hel"), tok.encode("hel"))]
+
+
 # ---------------------------------------------------------------------------------------------- LayerStatisticsExplorer
 
 def layer_values(n_layers=6):
@@ -404,3 +446,14 @@ console.log(JSON.stringify([sig(1.4e-13), sig(1.64e6), sig(0.09551), sig(823), s
     assert got[11] is False and got[12] == pytest.approx([0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.14])
     assert got[13] == 0  # a linear axis of positive values starts at 0
     assert got[14] is True and got[15] == 8  # a log axis still draws the positive values; one shape per series
+
+
+def test_live_explorers_have_a_stable_one_line_text_form_and_the_live_class():
+    from transformer_edu.viz import widgets
+
+    box = widgets.live_tokenizer({"chars": char_tokenizer}, text="ab")
+    assert repr(box) == f"live_tokenizer: 'ab' in ['chars']. {widgets.LIVE_NOTE}"
+    assert box._repr_mimebundle_()["text/plain"] == repr(box)  # what the notebook stores and nbval compares
+    assert widgets.LIVE_CLASS in box._dom_classes
+    box.children[1].value = "abc"
+    assert repr(box).startswith("live_tokenizer: 'abc'")

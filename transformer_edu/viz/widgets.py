@@ -6,10 +6,13 @@ note LIVE_NOTE. (Views that must react in the static book compute in the browser
 
     live_tokenizer({name: tokenizer}, text)        type text -> pieces and ids (a TokenExplorer)
     live_attention(model, tokenizer, text)         type a sentence -> encoder self-attention heatmap (plots.py)
+    live_translation(model, src_tok, tgt_tok, text)  type a source -> greedy output and the encoder-decoder
+                                                     attention behind each token it wrote (plots.py)
     live_temperature(next_logits, vocab, text)     type a prefix -> next-token distribution (a DistributionExplorer)
 
-A "tokenizer" is a function text -> [(piece, id), ...], or an object whose `encode(text)` returns something
-with `.tokens` and `.ids` (a Hugging Face `tokenizers.Tokenizer`).
+A "tokenizer" is a function text -> [(piece, id), ...], one of this package's tokenizers (`tokenize(text)` and
+`encode(text)` give the pieces and their ids), or an object whose `encode(text)` returns something with
+`.tokens` and `.ids` (a Hugging Face `tokenizers.Tokenizer`).
 """
 from __future__ import annotations
 
@@ -19,10 +22,12 @@ from collections.abc import Callable, Mapping
 import ipywidgets as W
 import torch
 
+from ..decoding import greedy_decode
 from . import plots
 from .views import DistributionExplorer, TokenExplorer, token_pairs
 
 LIVE_NOTE = "Live in Jupyter: run the notebook to type your own text."
+LIVE_CLASS = "te-live"  # on every explorer's outer box; the book's browser tests find them by it
 
 
 def _note() -> W.HTML:
@@ -31,11 +36,28 @@ def _note() -> W.HTML:
     return W.HTML(f'<p style="{style}"><strong>{LIVE_NOTE}</strong> In this page you see the saved result.</p>')
 
 
+class LiveExplorer(W.VBox):
+    """The outer box of every explorer here: the CSS class LIVE_CLASS marks it in the page (in the static book its
+    controls cannot recompute), and its text form is one readable line about what it shows, not the internals of
+    its child widgets, so the notebook's stored text output is stable."""
+
+    def __init__(self, children: list, describe: Callable[[], str]):
+        super().__init__(children, _dom_classes=(LIVE_CLASS,))
+        self._describe = describe
+
+    def __repr__(self) -> str:
+        return f"{self._describe()}. {LIVE_NOTE}"
+
+
 def tokenize_with(tokenizer, text: str) -> list[list]:
-    """[(piece, id), ...] for `text` from a function or an object with `encode(text).tokens/.ids`."""
+    """[(piece, id), ...] for `text`. With this package's tokenizers the piece is what the model sees: a piece
+    outside the vocabulary is shown as <unk>."""
     if not isinstance(text, str):
         raise ValueError(f"text must be a str, got {type(text).__name__}")
-    if hasattr(tokenizer, "encode"):
+    if hasattr(tokenizer, "tokenize") and hasattr(tokenizer, "encode"):  # transformer_edu.tokenizer
+        ids = tokenizer.encode(text)
+        pairs = [(tokenizer.id_to_token(i), i) for i in ids]
+    elif hasattr(tokenizer, "encode"):
         encoding = tokenizer.encode(text)
         if not (hasattr(encoding, "tokens") and hasattr(encoding, "ids")):
             raise ValueError(f"{type(tokenizer).__name__}.encode(text) must return an object with .tokens and .ids; "
@@ -62,15 +84,17 @@ def live_tokenizer(tokenizers: Mapping, text: str = "The cat sat on the mat.") -
                          note="Type in the box above: the pieces are recomputed in Python (needs a running kernel).")
     box.observe(lambda change: view.update(table(change["new"]), title=view.data["title"], note=view.data["note"]),
                 names="value")
-    return W.VBox([_note(), box, view])
+    names = [str(name) for name in tokenizers]
+    return LiveExplorer([_note(), box, view], lambda: f"live_tokenizer: {box.value!r} in {names}")
 
 
 def _show(image: W.Image, fig, dpi: int = 96) -> None:
     """Put a Figure into an Image widget as PNG, at its natural size (not stretched to the page width)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    image.value = buffer.getvalue()
-    image.width = str(round(fig.get_figwidth() * dpi))
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")  # a title wider than the axes is kept whole
+    png = buffer.getvalue()
+    image.value = png
+    image.width = str(int.from_bytes(png[16:20], "big"))  # the width field of the PNG header (IHDR)
 
 
 def live_attention(model, tokenizer, text: str = "The cat sat on the mat.", layer: int = 0,
@@ -119,7 +143,73 @@ def live_attention(model, tokenizer, text: str = "The cat sat on the mat.", laye
     for control in (box, layer_pick, head_pick):
         control.observe(redraw, names="value")
     redraw()
-    return W.VBox([_note(), box, W.HBox([layer_pick, head_pick]), message, image])
+    return LiveExplorer([_note(), box, W.HBox([layer_pick, head_pick]), message, image],
+                        lambda: f"live_attention: layer {layer_pick.value}, head {head_pick.value!r} on {box.value!r}")
+
+
+def live_translation(model, src_tokenizer, tgt_tokenizer, text: str = "14 Mar 1986", layer: int | None = None,
+                     head: int | str = "mean", max_len: int = 30) -> W.VBox:
+    """Type a source: the model's greedy output, and the encoder-decoder attention behind it as a heatmap, one
+    row per token the model wrote (labelled "-> token"), one column per source token.
+
+    `model` is a transformer_edu Transformer; `src_tokenizer` gives (piece, id) pairs (see tokenize_with);
+    `tgt_tokenizer` is one of this package's tokenizers (bos_id, eos_id, id_to_token, decode). `layer` is a
+    decoder layer (default: the last), `head` a head index or "mean" (all heads averaged).
+    """
+    if not all(callable(getattr(model, name, None)) for name in ("encode", "decode")) or not hasattr(model, "decoder"):
+        raise ValueError(f"model must be an encoder-decoder transformer_edu Transformer, got {type(model).__name__}")
+    missing = [name for name in ("bos_id", "eos_id", "id_to_token", "decode") if not hasattr(tgt_tokenizer, name)]
+    if missing:
+        raise ValueError(f"tgt_tokenizer must be a transformer_edu tokenizer; {type(tgt_tokenizer).__name__} has no "
+                         f"{', '.join(missing)}")
+    n_layers = len(model.decoder.layers)
+    n_heads = model.decoder.layers[0].cross_attn.n_heads
+    layer = n_layers - 1 if layer is None else layer
+    if not (isinstance(layer, int) and 0 <= layer < n_layers):
+        raise ValueError(f"layer must be a decoder layer in [0, {n_layers - 1}], got {layer!r}")
+    if head != "mean" and not (isinstance(head, int) and 0 <= head < n_heads):
+        raise ValueError(f"head must be in [0, {n_heads - 1}] or 'mean', got {head!r}")
+    box = W.Text(value=text, description="Source:", continuous_update=False, layout=W.Layout(width="90%"))
+    layer_pick = W.Dropdown(options=[(f"decoder layer {i}", i) for i in range(n_layers)], value=layer,
+                            description="Layer:")
+    head_pick = W.Dropdown(options=[(f"head {h}", h) for h in range(n_heads)] + [("all heads averaged", "mean")],
+                           value=head, description="Head:")
+    answer = W.HTML()
+    image = W.Image(format="png")
+    result = {"output": None}  # the last output, for the text form
+
+    def redraw(_=None) -> None:
+        try:
+            pairs = tokenize_with(src_tokenizer, box.value)
+            if not pairs:
+                raise ValueError("the text gave no tokens")
+            src = torch.tensor([[i for _, i in pairs]])  # (1, S)
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                out = greedy_decode(model, src, max_len=max_len, bos_id=tgt_tokenizer.bos_id,
+                                    eos_id=tgt_tokenizer.eos_id)  # (1, 1 + n): BOS, then what the model wrote
+                _, weights = model(src, out[:, :-1], return_attention=True)  # position t chose out[0, t + 1]
+            model.train(was_training)
+        except ValueError as err:  # shown under the controls instead of lost in the kernel log
+            answer.value = "<p>Could not compute: " + _escape(str(err)) + "</p>"
+            result["output"] = None
+            return
+        w = weights.cross[layer_pick.value][0]  # (H, T, S)
+        w = w.mean(0) if head_pick.value == "mean" else w[head_pick.value]  # (T, S)
+        written = ["\u2192 " + tgt_tokenizer.id_to_token(i) for i in out[0, 1:].tolist()]
+        name = "mean of heads" if head_pick.value == "mean" else f"head {head_pick.value}"
+        result["output"] = tgt_tokenizer.decode(out[0])
+        answer.value = "<p>Model output: <code>" + _escape(result["output"]) + "</code></p>"
+        _show(image, plots.attention_heatmap(w, written, [p for p, _ in pairs],
+                                             title=f"Cross-attention, layer {layer_pick.value}, {name}"))
+
+    for control in (box, layer_pick, head_pick):
+        control.observe(redraw, names="value")
+    redraw()
+    return LiveExplorer([_note(), box, W.HBox([layer_pick, head_pick]), answer, image],
+                        lambda: f"live_translation: {box.value!r} -> {result['output']!r}, cross-attention of decoder "
+                                f"layer {layer_pick.value}, head {head_pick.value!r}")
 
 
 def _escape(text: str) -> str:
@@ -144,4 +234,4 @@ def live_temperature(next_logits: Callable, vocab, text: str = "", **view_option
             message.value = "<p>Could not compute: " + _escape(str(err)) + "</p>"
 
     box.observe(redraw, names="value")
-    return W.VBox([_note(), box, message, view])
+    return LiveExplorer([_note(), box, message, view], lambda: f"live_temperature: prefix {box.value!r}")
