@@ -26,9 +26,11 @@ book: $(STAMP)
 execute: $(STAMP)
 	$(PY) scripts/execute_notebooks.py $(NB)
 
-# JupyterLab rooted at the repository, so that bertviz views can load book/_static/offline/ from the server.
+# JupyterLab rooted at the repository, so that bertviz views can load book/_static/offline/ from the server
+# (tests/test_lab_browser.py starts it the same way). As root (a container), Jupyter needs --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Package tests, then every chapter under nbval (strict), then the book in headless Chromium.
 test: $(STAMP)
