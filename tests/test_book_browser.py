@@ -217,6 +217,9 @@ CHECK_RENDERED_JS = """() => {
     if (!svg || svg.querySelectorAll('line, rect, text').length === 0)
       problems.push('bertviz view ' + (el.dataset.bertvizView || el.id) + ' drew nothing: ' +
                     (el.querySelector('#vis') || el).textContent.trim().slice(0, 200));
+    else if (svg.getBoundingClientRect().right > el.getBoundingClientRect().right + 1)
+      problems.push('bertviz view ' + (el.dataset.bertvizView || el.id) + ' is wider than the page (' +
+                    Math.round(svg.getBoundingClientRect().width) + ' px)');
   });
   document.querySelectorAll('.cell_output .output.text_html canvas').forEach((c, i) => {
     if (c.width === 0 || c.height === 0) problems.push('empty canvas ' + i);

@@ -4,7 +4,7 @@
 example (`weights.example(i)`: encoder self-, decoder self- and cross-attention, each a list of per-layer
 (1, H, L, L') tensors) or a plain list of per-layer (1, H, L, L) self-attention tensors (for example
 Hugging Face's `outputs.attentions`). They return an `IPython.display.HTML` built by bertviz with
-`html_action="return"`, changed in four ways:
+`html_action="return"`, changed in five ways:
 
 - Weights are rounded to `decimals` places (3 by default): a page carries H x L x L' numbers per layer and
   kind, and bertviz writes each with all 17 digits of a float64 (tests/test_bertviz_views.py checks that the
@@ -14,6 +14,7 @@ Hugging Face's `outputs.attentions`). They return an `IPython.display.HTML` buil
   needs no sanitizer for it.
 - The data is written as JSON with `<`, `>` and `&` escaped, so a token such as `</script><img ...>`
   stays text: bertviz draws tokens with d3's `.text()`, which never parses HTML.
+- The model view's fixed 970 px drawing is given a viewBox, so it shrinks to the page's width.
 - bertviz's `<script src=cdnjs...require.js>` and its `require.config` pointing d3/jquery at cdnjs are
   removed. The drawing code runs through a small loader instead:
     1. In the built book every page already has require.js and book/_static/offline/require-config.js,
@@ -127,6 +128,19 @@ def _escape_json(obj) -> str:
 
 _LOADER = """(function () {
   var root = document.getElementById(%(id)s);
+  var vis = root.querySelector("#vis");
+  // The model view draws at a fixed 970 px, wider than a book page: give each svg it draws a viewBox, so it
+  // scales down to the page's width (never up) and every head stays in view. Drawing code and clicks keep
+  // their coordinates; the head view, already 100%% wide, is left as it is.
+  new MutationObserver(function () {
+    var svg = vis.querySelector(":scope > svg");
+    var w = svg && Number(svg.getAttribute("width")), h = svg && Number(svg.getAttribute("height"));
+    if (!svg || svg.hasAttribute("viewBox") || !(w > 0 && h > 0)) return;
+    svg.setAttribute("viewBox", "0 0 " + w + " " + h);
+    svg.setAttribute("width", "100%%");
+    svg.removeAttribute("height");
+    svg.style.maxWidth = w + "px";
+  }).observe(vis, {childList: true});
   function draw(requirejs) {
 %(body)s
   }
