@@ -5,7 +5,7 @@ sub-path: no request leaves 127.0.0.1, no request fails, no JavaScript error, ev
 bertviz diagram renders, and one interaction per kind of view changes what is drawn. Full-page screenshots
 go to _build/screenshots/ (light) and _build/screenshots/dark/ (dark theme, pages with views).
 
-Interactions follow the protocol documented in transformer_edu/viz/views.py (data-te-view roots,
+Interactions follow the protocol documented in transformer_edu/viz/views/__init__.py (data-te-view roots,
 data-te-control controls); bertviz diagrams and plain ipywidgets have their own (see INTERACT_JS).
 
 Run: make book && .venv/bin/python -m pytest tests/test_book_browser.py -q
@@ -262,7 +262,7 @@ INTERACT_JS = """([el, family, kind]) => {
     node.click(); return 'click';
   }
   if (family === 'te') {
-    // transformer_edu/viz/views.py documents one interaction per kind:
+    // transformer_edu/viz/views/__init__.py documents one interaction per kind:
     const documented = {
       'attention': [['select[data-te-control=head]', '1'], ['g[data-te-control=query]', 'focus']],
       'masked-attention': [['input[data-te-control=causal-mask]', 'click']],
@@ -499,7 +499,7 @@ def _xss_page() -> bytes:
     head = ""
     try:
         from transformer_edu.viz.views import AttentionExplorer, LayerStatisticsExplorer
-    except ImportError:  # views.py not written yet: the bertviz view alone
+    except ImportError:  # the views package not written yet: the bertviz view alone
         AttentionExplorer = None
     if AttentionExplorer is not None:
         explorer = AttentionExplorer(weights[0][0], tokens)

@@ -2,7 +2,7 @@
 
 Needs ipywidgets, so it is imported only on request: `from transformer_edu.viz import widgets`.
 In the static book there is no kernel: each explorer shows the state it was saved with, under the visible
-note LIVE_NOTE. (Views that must react in the static book compute in the browser: see views.py.)
+note LIVE_NOTE. (Views that must react in the static book compute in the browser: see the views package.)
 
     live_tokenizer({name: tokenizer}, text)        type text -> pieces and ids (a TokenExplorer)
     live_attention(model, tokenizer, text)         type a sentence -> encoder self-attention heatmap (plots.py)

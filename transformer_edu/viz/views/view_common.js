@@ -1,4 +1,4 @@
-// transformer_edu views: helpers shared by every view. views.py puts this file in front of each view's own
+// transformer_edu views: helpers shared by every view. views/base.py puts this file in front of each view's own
 // code and ends the module with `export default { render };`. No imports, no network.
 // Every string that comes from data (tokens, labels) is set with textContent or as a plain attribute value;
 // nothing is ever parsed as HTML.
