@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NB ?=
+# Optional extra package index for PyTorch, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU
+# build on Linux (PyPI's Linux wheel is the much larger CUDA build). Used only when the environment is installed.
+TORCH_INDEX ?=
 
 .PHONY: setup book test lab execute clean
 
@@ -13,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@

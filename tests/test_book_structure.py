@@ -39,3 +39,17 @@ def test_chapter_is_executed_with_the_python3_kernel_and_no_error_outputs(path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert code and all(c.get("execution_count") for c in code if "".join(c["source"]).strip())
     assert not [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_solutions_are_hidden_in_the_book_and_collapsed_in_jupyterlab(path):
+    """A worked solution is a code cell starting "# Solution": the book hides it behind a toggle (hide-cell),
+    JupyterLab opens it collapsed, input and output, so its printed "Correct: ..." does not give it away."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    solutions = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith("# Solution")]
+    hidden = [c for c in nb["cells"] if "hide-cell" in c["metadata"].get("tags", [])]
+    assert solutions and len(hidden) == len(solutions), f"{path.name}: {len(solutions)} solutions, {len(hidden)} hidden"
+    for cell in solutions:
+        assert "hide-cell" in cell["metadata"].get("tags", []), "".join(cell["source"])[:80]
+        assert cell["metadata"].get("jupyter") == {"source_hidden": True, "outputs_hidden": True}, \
+            "".join(cell["source"])[:80]

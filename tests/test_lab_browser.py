@@ -64,7 +64,7 @@ def lab(tmp_path_factory):
                JUPYTER_PLATFORM_DIRS="1")
     args = [str(JUPYTER), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
             f"--ServerApp.root_dir={ROOT}", "--IdentityProvider.token=", "--allow-root",
-            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.expose_app_in_browser=True", f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
             f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]
     log = open(home / "server.log", "w")
     server = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
