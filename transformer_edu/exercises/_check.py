@@ -28,6 +28,20 @@ def not_yet(message: str) -> Feedback:
     return Feedback(False, message)
 
 
+def _shape(tensor: torch.Tensor) -> str:
+    return str(tuple(tensor.shape))
+
+
+def call_learner(fn, *args, show_tensor=_shape):
+    """(result, None), or (None, Feedback) naming the arguments if the learner's function raised.
+    Tensor arguments are shown by `show_tensor` (default: their shape), others by repr."""
+    try:
+        return fn(*args), None
+    except Exception as exc:  # the learner's code: report, do not crash
+        shown = ", ".join(show_tensor(a) if isinstance(a, torch.Tensor) else repr(a) for a in args)
+        return None, not_yet(f"calling your function with ({shown}) raised {exc!r}")
+
+
 def compare_tensors(name: str, got, expected: torch.Tensor, atol: float = 1e-5, hint: str = "") -> Feedback | None:
     """None if `got` equals `expected` within atol; otherwise Feedback saying how they differ."""
     hint = f" {hint}" if hint else ""

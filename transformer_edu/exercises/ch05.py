@@ -8,16 +8,7 @@ from torch import nn
 
 from ..attention import scaled_dot_product_attention
 from ..masks import causal_mask, padding_mask
-from ._check import Feedback, compare_tensors, correct, not_yet
-
-
-def _call(fn, *args):
-    """(result, None) or (None, Feedback) if the learner's function raised."""
-    try:
-        return fn(*args), None
-    except Exception as exc:  # the learner's code: report, do not crash
-        shown = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a) for a in args)
-        return None, not_yet(f"calling your function with ({shown}) raised {exc!r}")
+from ._check import Feedback, call_learner, compare_tensors, correct, not_yet
 
 
 def _attention_cases() -> list[tuple[str, tuple]]:
@@ -53,7 +44,7 @@ def check_masked_attention(attention_fn) -> Feedback:
     gets all-zero weights and a zero output, as the package's `scaled_dot_product_attention` returns.
     """
     for what, (q, k, v, mask) in _attention_cases():
-        got, error = _call(attention_fn, q.clone(), k.clone(), v.clone(), None if mask is None else mask.clone())
+        got, error = call_learner(attention_fn, q.clone(), k.clone(), v.clone(), None if mask is None else mask.clone())
         if error is not None:
             return error
         if got is None:
@@ -108,7 +99,7 @@ def check_masked_attention(attention_fn) -> Feedback:
 def check_causal_mask(mask_fn) -> Feedback:
     """`mask_fn(T)` should return a (1, 1, T, T) bool mask: True where query t may attend to key s (s <= t)."""
     for length in (4, 7, 1):
-        got, error = _call(mask_fn, length)
+        got, error = call_learner(mask_fn, length)
         if error is not None:
             return error
         if got is None:
@@ -146,7 +137,7 @@ def check_torch_masks(convert_fn) -> Feedback:
     nn.MultiheadAttention with them against our attention on the same projections."""
     ids = torch.tensor([[5, 6, 7, 8, 0, 0], [5, 6, 7, 8, 9, 10]])
     pad, causal = padding_mask(ids, 0), causal_mask(6)  # (2, 1, 1, 6), (1, 1, 6, 6)
-    got, error = _call(convert_fn, pad.clone(), causal.clone())
+    got, error = call_learner(convert_fn, pad.clone(), causal.clone())
     if error is not None:
         return error
     if got is None:

@@ -5,16 +5,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..multi_head_attention import MultiHeadAttention
-from ._check import Feedback, compare_tensors, correct, not_yet
-
-
-def _call(fn, *args):
-    """(result, None) or (None, Feedback) if the learner's function raised."""
-    try:
-        return fn(*args), None
-    except Exception as exc:  # the learner's code: report, do not crash
-        shown = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a) for a in args)
-        return None, not_yet(f"calling your function with ({shown}) raised {exc!r}")
+from ._check import Feedback, call_learner, compare_tensors, correct, not_yet
 
 
 def check_split_heads(split_fn) -> Feedback:
@@ -23,7 +14,7 @@ def check_split_heads(split_fn) -> Feedback:
     b, t, d, h = 2, 5, 12, 3
     x = torch.randn(b, t, d)
     expected = x.view(b, t, h, d // h).transpose(1, 2)  # (B, H, T, d_k)
-    got, error = _call(split_fn, x, h)
+    got, error = call_learner(split_fn, x, h)
     if error is not None:
         return error
     if got is None:
@@ -49,7 +40,7 @@ def check_merge_heads(merge_fn) -> Feedback:
     b, h, t, d_k = 2, 3, 5, 4
     x = torch.randn(b, h, t, d_k)
     expected = x.transpose(1, 2).reshape(b, t, h * d_k)  # (B, T, D)
-    got, error = _call(merge_fn, x)
+    got, error = call_learner(merge_fn, x)
     if error is not None:
         if "view size is not compatible" in error.message:
             return not_yet(f"{error.message}. After transpose the tensor is not contiguous in memory, so .view "
@@ -76,7 +67,7 @@ def mha_parameter_count(d_model: int, n_heads: int) -> int:
 def check_parameter_count(count_fn) -> Feedback:
     """`count_fn(d_model, n_heads)` should return the number of parameters of MultiHeadAttention(d_model, n_heads)."""
     for d_model, n_heads in [(512, 8), (512, 1), (64, 4), (12, 3)]:
-        got, error = _call(count_fn, d_model, n_heads)
+        got, error = call_learner(count_fn, d_model, n_heads)
         if error is not None:
             return error
         expected = sum(p.numel() for p in MultiHeadAttention(d_model, n_heads).parameters())
@@ -117,7 +108,7 @@ def measured_multiply_adds(n: int, d_model: int, n_heads: int) -> tuple[int, int
 def check_multiply_adds(count_fn) -> Feedback:
     """`count_fn(n, d_model, n_heads)` should return (projection multiply-adds, attention multiply-adds)."""
     for n, d_model, n_heads in [(10, 16, 4), (7, 24, 1), (33, 32, 8)]:
-        got, error = _call(count_fn, n, d_model, n_heads)
+        got, error = call_learner(count_fn, n, d_model, n_heads)
         if error is not None:
             return error
         proj, attn = measured_multiply_adds(n, d_model, n_heads)

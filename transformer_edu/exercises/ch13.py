@@ -6,16 +6,7 @@ import operator
 
 import torch
 
-from ._check import Feedback, compare_tensors, correct, not_yet
-
-
-def _call(fn, *args):
-    """(result, None) or (None, Feedback) if the learner's function raised."""
-    try:
-        return fn(*args), None
-    except Exception as exc:  # the learner's code: report, do not crash
-        shown = ", ".join(str(tuple(a.shape)) if isinstance(a, torch.Tensor) else repr(a) for a in args)
-        return None, not_yet(f"calling your function with ({shown}) raised {exc!r}")
+from ._check import Feedback, call_learner, compare_tensors, correct, not_yet
 
 
 def _as_int(x):
@@ -43,7 +34,7 @@ def check_zero_head(zero_head_fn) -> Feedback:
     for head in (1, 3, 0):
         expected = _zero_columns(concat, slice(head * d_k, (head + 1) * d_k))
         given = concat.clone()
-        got, error = _call(zero_head_fn, given, head, n_heads)
+        got, error = call_learner(zero_head_fn, given, head, n_heads)
         if error is not None:
             return error
         if got is None:
@@ -95,7 +86,7 @@ def check_top_source_tokens(top_fn) -> Feedback:
          [0.35, 0.05, 0.05, 0.05, 0.05, 0.45]],
     ], dtype=torch.float64)
     expected = [src_tokens[i] for i in weights.mean(dim=0).argmax(dim=-1).tolist()]  # ["1", "Mar", "7"]
-    got, error = _call(top_fn, weights.clone(), list(src_tokens))
+    got, error = call_learner(top_fn, weights.clone(), list(src_tokens))
     if error is not None:
         return error
     if got is None:
@@ -130,7 +121,7 @@ def check_most_harmful_head(pick_fn) -> Feedback:
         "cross": torch.tensor([[0.95, 0.99, 1.00, 0.97], [0.99, 1.00, 0.99, 0.62]], dtype=torch.float64),
     }
     expected = ("cross", 1, 3)
-    got, error = _call(pick_fn, {k: v.clone() for k, v in scores.items()})
+    got, error = call_learner(pick_fn, {k: v.clone() for k, v in scores.items()})
     if error is not None:
         return error
     if got is None:
