@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 import ipywidgets as W
 import torch
 
-from ..decoding import greedy_decode
+from ..decoding import _inference, greedy_decode
 from . import plots
 from .views import DistributionExplorer, TokenExplorer, token_pairs
 
@@ -97,6 +97,27 @@ def _show(image: W.Image, fig, dpi: int = 96) -> None:
     image.width = str(int.from_bytes(png[16:20], "big"))  # the width field of the PNG header (IHDR)
 
 
+def _head_picker(n_heads: int, head: int | str) -> W.Dropdown:
+    """A head selector (each head, or the mean over heads) starting at `head`, which is checked."""
+    if head != "mean" and not (isinstance(head, int) and 0 <= head < n_heads):
+        raise ValueError(f"head must be in [0, {n_heads - 1}] or 'mean', got {head!r}")
+    return W.Dropdown(options=[(f"head {h}", h) for h in range(n_heads)] + [("all heads averaged", "mean")],
+                      value=head, description="Head:")
+
+
+def _one_head(weights: torch.Tensor, head: int | str) -> tuple[torch.Tensor, str]:
+    """(H, T, S) weights -> the chosen head's (T, S) matrix (or the mean over heads) and its name."""
+    return (weights.mean(0), "mean of heads") if head == "mean" else (weights[head], f"head {head}")
+
+
+def _source_ids(tokenizer, text: str) -> tuple[list[list], torch.Tensor]:
+    """The (piece, id) pairs of `text` and its ids as a batch of one, (1, S); ValueError if there are none."""
+    pairs = tokenize_with(tokenizer, text)
+    if not pairs:
+        raise ValueError("the text gave no tokens")
+    return pairs, torch.tensor([[i for _, i in pairs]])
+
+
 def live_attention(model, tokenizer, text: str = "The cat sat on the mat.", layer: int = 0,
                    head: int | str = "mean") -> W.VBox:
     """Type a sentence: the model's encoder self-attention for it, as a heatmap (plots.attention_heatmap).
@@ -110,30 +131,19 @@ def live_attention(model, tokenizer, text: str = "The cat sat on the mat.", laye
     n_heads = model.encoder.layers[0].self_attn.n_heads
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer must be in [0, {n_layers - 1}], got {layer}")
-    if head != "mean" and not (isinstance(head, int) and 0 <= head < n_heads):
-        raise ValueError(f"head must be in [0, {n_heads - 1}] or 'mean', got {head!r}")
+    head_pick = _head_picker(n_heads, head)
     box = W.Text(value=text, description="Sentence:", continuous_update=False, layout=W.Layout(width="90%"))
     layer_pick = W.Dropdown(options=[(f"layer {i}", i) for i in range(n_layers)], value=layer, description="Layer:")
-    head_pick = W.Dropdown(options=[(f"head {h}", h) for h in range(n_heads)] + [("all heads averaged", "mean")],
-                           value=head, description="Head:")
     image = W.Image(format="png")
     message = W.HTML()
 
     def redraw(_=None) -> None:
         try:
-            pairs = tokenize_with(tokenizer, box.value)
-            if not pairs:
-                raise ValueError("the text gave no tokens")
-            ids = torch.tensor([[i for _, i in pairs]])  # (1, S)
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
+            pairs, ids = _source_ids(tokenizer, box.value)  # ids (1, S)
+            with _inference(model):
                 _, weights = model.encode(ids, return_attention=True)
-            model.train(was_training)
-            w = weights[layer_pick.value][0]  # (H, S, S)
-            w = w.mean(0) if head_pick.value == "mean" else w[head_pick.value]  # (S, S)
+            w, name = _one_head(weights[layer_pick.value][0], head_pick.value)  # (H, S, S) -> (S, S)
             pieces = [p for p, _ in pairs]
-            name = "mean of heads" if head_pick.value == "mean" else f"head {head_pick.value}"
             _show(image, plots.attention_heatmap(w, pieces, pieces,
                                                  title=f"Encoder self-attention, layer {layer_pick.value}, {name}"))
             message.value = ""
@@ -167,38 +177,27 @@ def live_translation(model, src_tokenizer, tgt_tokenizer, text: str = "14 Mar 19
     layer = n_layers - 1 if layer is None else layer
     if not (isinstance(layer, int) and 0 <= layer < n_layers):
         raise ValueError(f"layer must be a decoder layer in [0, {n_layers - 1}], got {layer!r}")
-    if head != "mean" and not (isinstance(head, int) and 0 <= head < n_heads):
-        raise ValueError(f"head must be in [0, {n_heads - 1}] or 'mean', got {head!r}")
+    head_pick = _head_picker(n_heads, head)
     box = W.Text(value=text, description="Source:", continuous_update=False, layout=W.Layout(width="90%"))
     layer_pick = W.Dropdown(options=[(f"decoder layer {i}", i) for i in range(n_layers)], value=layer,
                             description="Layer:")
-    head_pick = W.Dropdown(options=[(f"head {h}", h) for h in range(n_heads)] + [("all heads averaged", "mean")],
-                           value=head, description="Head:")
     answer = W.HTML()
     image = W.Image(format="png")
     result = {"output": None}  # the last output, for the text form
 
     def redraw(_=None) -> None:
         try:
-            pairs = tokenize_with(src_tokenizer, box.value)
-            if not pairs:
-                raise ValueError("the text gave no tokens")
-            src = torch.tensor([[i for _, i in pairs]])  # (1, S)
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
-                out = greedy_decode(model, src, max_len=max_len, bos_id=tgt_tokenizer.bos_id,
-                                    eos_id=tgt_tokenizer.eos_id)  # (1, 1 + n): BOS, then what the model wrote
+            pairs, src = _source_ids(src_tokenizer, box.value)  # src (1, S)
+            out = greedy_decode(model, src, max_len=max_len, bos_id=tgt_tokenizer.bos_id,
+                                eos_id=tgt_tokenizer.eos_id)  # (1, 1 + n): BOS, then what the model wrote
+            with _inference(model):
                 _, weights = model(src, out[:, :-1], return_attention=True)  # position t chose out[0, t + 1]
-            model.train(was_training)
         except ValueError as err:  # shown under the controls instead of lost in the kernel log
             answer.value = "<p>Could not compute: " + _escape(str(err)) + "</p>"
             result["output"] = None
             return
-        w = weights.cross[layer_pick.value][0]  # (H, T, S)
-        w = w.mean(0) if head_pick.value == "mean" else w[head_pick.value]  # (T, S)
+        w, name = _one_head(weights.cross[layer_pick.value][0], head_pick.value)  # (H, T, S) -> (T, S)
         written = ["\u2192 " + tgt_tokenizer.id_to_token(i) for i in out[0, 1:].tolist()]
-        name = "mean of heads" if head_pick.value == "mean" else f"head {head_pick.value}"
         result["output"] = tgt_tokenizer.decode(out[0])
         answer.value = "<p>Model output: <code>" + _escape(result["output"]) + "</code></p>"
         _show(image, plots.attention_heatmap(w, written, [p for p, _ in pairs],
