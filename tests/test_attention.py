@@ -43,6 +43,9 @@ def test_scaling_by_sqrt_dk():
     ((torch.randn(2, 4), torch.randn(3, 4), torch.randn(2, 4)), "same length"),
     ((torch.ones(2, 4, dtype=torch.long),) * 3, "floating-point"),
     ((torch.randn(0, 4), torch.randn(3, 4), torch.randn(3, 4)), "at least one"),
+    ((torch.randn(2, 3, 8), torch.randn(3, 4, 8), torch.randn(3, 4, 8)), "must match or broadcast"),
+    ((torch.randn(3, 8), torch.randn(4, 8, dtype=torch.float64), torch.randn(4, 8)), "share one dtype"),
+    (([[1.0]], torch.randn(1, 1), torch.randn(1, 1)), "torch.Tensor"),
 ])
 def test_bad_inputs(args, message):
     with pytest.raises(ValueError, match=message):

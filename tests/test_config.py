@@ -26,9 +26,19 @@ def test_round_trip_and_replace():
     (dict(tgt_vocab_size=10), "share_embeddings=True"),
     (dict(d_model=63, n_heads=1), "even"),
     (dict(pad_id=-1), "pad_id"),
+    (dict(pad_id=0.5), "pad_id"),
+    (dict(dropout="0.1"), "number"),
+    (dict(layer_norm_eps=-1.0), "layer_norm_eps"),
+    (dict(norm_first="yes"), "True or False"),
+    (dict(share_embeddings="no"), "True or False"),
 ])
 def test_bad_values(changes, message):
     with pytest.raises(ValueError, match=message):
         TransformerConfig(**changes)
     with pytest.raises(ValueError, match=message):
         TransformerConfig.from_dict(changes)
+
+
+def test_from_dict_needs_a_dict():
+    with pytest.raises(ValueError, match="needs a dict"):
+        TransformerConfig.from_dict([("d_model", 64)])

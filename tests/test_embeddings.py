@@ -17,7 +17,13 @@ def test_lookup_is_one_hot_times_table_scaled():
     (torch.tensor([[1, 10]]), r"\[0, 9\]"),
     (torch.tensor([[0.0, 1.0]]), "integer"),
     (torch.tensor([[True]]), "integer"),
+    (torch.tensor([[1, 2]], dtype=torch.uint8), r"ids.long\(\)"),
 ])
 def test_bad_ids(ids, message):
     with pytest.raises(ValueError, match=message):
         TokenEmbedding(10, 6)(ids)
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError, match="vocab_size must be an int >= 1"):
+        TokenEmbedding(10.5, 6)

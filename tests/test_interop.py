@@ -54,3 +54,21 @@ def test_stacks_without_final_norm_are_refused():
         copy_stacks_to_torch(Encoder(2, 32, 4, 64), decoder, theirs)
     with pytest.raises(ValueError, match="layer counts differ"):
         copy_stacks_to_torch(Encoder(3, 32, 4, 64, final_norm=True), decoder, theirs)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(norm_first=True), "norm_first ours False, torch True"),
+    (dict(activation="gelu"), "activation ours 'relu', torch 'gelu'"),
+    (dict(layer_norm_eps=1e-6), "layer_norm_eps"),
+])
+def test_stacks_that_compute_differently_are_refused(change, message):
+    # Copying would succeed shape by shape, yet the outputs would differ: refuse instead.
+    encoder, decoder, _ = build(False, torch.float32)
+    config = TransformerConfig.small(vocab_size=16, d_model=32, n_heads=4, d_ff=64, final_norm=True, **change)
+    with pytest.raises(ValueError, match=message):
+        copy_stacks_to_torch(encoder, decoder, torch_transformer_like(config))
+
+
+def test_torch_transformer_like_needs_a_config():
+    with pytest.raises(ValueError, match="TransformerConfig"):
+        torch_transformer_like("small")

@@ -37,6 +37,9 @@ def test_combine_and_torch_convention():
     (lambda: padding_mask(torch.zeros(2, 0, dtype=torch.long), 0), "empty"),
     (lambda: causal_mask(0), "positive int"),
     (lambda: combine_masks(torch.ones(2, 3, dtype=torch.bool), torch.ones(4, dtype=torch.bool)), "do not broadcast"),
+    (lambda: combine_masks(torch.ones(1, 1, 1, 3), causal_mask(3)), "bool masks"),
+    (lambda: combine_masks([[True]]), "bool masks"),
+    (lambda: padding_mask(torch.tensor([[1, 2]], dtype=torch.int16), 0), r"ids.long\(\)"),
 ])
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):

@@ -73,7 +73,23 @@ def test_cache_appends_self_attention_keys():
     (lambda m: m(torch.randn(2, 3, D), torch.randn(2, 4, D), torch.randn(2, 5, D)), "same length"),
     (lambda m: m(torch.randn(2, 3, D), torch.randn(2, 3, D), torch.randn(2, 3, D),
                  mask=torch.ones(2, 1, 1, 4, dtype=torch.bool)), "does not broadcast"),
+    # The Annotated Transformer's (B, 1, S) mask, with B equal to H: it would broadcast as a per-head mask.
+    (lambda m: m(torch.randn(H, 3, D), torch.randn(H, 3, D), torch.randn(H, 3, D),
+                 mask=torch.ones(H, 1, 3, dtype=torch.bool)), "4 dimensions"),
+    (lambda m: m(torch.randn(2, 3, D, dtype=torch.float64), torch.randn(2, 3, D), torch.randn(2, 3, D)),
+     "torch.float64 but the module's weights are torch.float32"),
+    (lambda m: m([[0.0] * D], torch.randn(2, 3, D), torch.randn(2, 3, D)), "torch.Tensor"),
+    (lambda m: MultiHeadAttention(D, 0), "n_heads must be an int >= 1"),
+    (lambda m: MultiHeadAttention(D, 2.0), "n_heads must be an int >= 1"),
 ])
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call(MultiHeadAttention(D, H))
+
+
+def test_a_cache_refuses_a_different_batch():
+    mha, cache = MultiHeadAttention(D, H).eval(), {}
+    step = torch.randn(2, 1, D)
+    mha(step, step, step, cache=cache)
+    with pytest.raises(ValueError, match="start a new cache"):
+        mha(step[:1], step[:1], step[:1], cache=cache)

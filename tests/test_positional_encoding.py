@@ -41,6 +41,8 @@ def test_adds_positions_with_offset(cls):
     (lambda: sinusoidal_table(10, 7), "even d_model"),
     (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 11, 8)), "max_len=10"),
     (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 3, 6)), "d_model=8"),
+    (lambda: PositionalEncoding(8, 10)([[0.0] * 8]), "torch.Tensor"),
+    (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 3, 8), start=1.5), "start must be an int"),
 ])
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):

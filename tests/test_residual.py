@@ -14,3 +14,13 @@ def test_post_ln_and_pre_ln_orders(norm_first):
     if not norm_first:  # post-LN output is normalized: mean 0, variance 1 per position
         out = add_norm(x, double)
         torch.testing.assert_close(out.mean(-1), torch.zeros(2, 3), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("x, message", [
+    (torch.randn(2, 3, 8), "d_model=6"),
+    (torch.randn(2, 3, 6, dtype=torch.float64), "float64"),
+    ([[0.0] * 6], "torch.Tensor"),
+])
+def test_bad_inputs(x, message):
+    with pytest.raises(ValueError, match=message):
+        AddNorm(6)(x, lambda h: h)

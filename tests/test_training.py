@@ -1,5 +1,10 @@
 import importlib
 import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,6 +89,7 @@ def test_loss_rejects_bad_settings(bad):
     (torch.randint(0, 5, (2, 3, 5)), torch.zeros(2, 3, dtype=torch.long)),  # integer logits
     (torch.randn(2, 3, 5), torch.full((2, 3), 5)),  # id out of the vocabulary
     ([0.1, 0.2], torch.zeros(1, dtype=torch.long)),  # not a tensor
+    (torch.randn(2, 3, 5), torch.zeros(2, 3, dtype=torch.bool)),  # bool targets
 ])
 def test_loss_rejects_bad_inputs(logits, target):
     with pytest.raises(ValueError):
@@ -289,8 +295,9 @@ def test_copy_task_is_learned_through_the_public_api():
     tokenizers = build_tokenizers("copy")
     torch.manual_seed(0)
     model = Transformer(TransformerConfig.small(vocab_size=tokenizers[0].vocab_size, max_len=64))
-    train(model, train_pairs, tokenizers=tokenizers, steps=800, batch_size=128, warmup_steps=400, lr_factor=0.5,
-          seed=0, progress=False)
+    history = train(model, train_pairs, tokenizers=tokenizers, steps=800, batch_size=128, warmup_steps=400,
+                    lr_factor=0.5, seed=0, progress=False)
+    assert history["train_seconds"][-1] < 60, f"training took {history['train_seconds'][-1]:.0f} s (limit 60 s)"
     assert exact_match(model, test_pairs, *tokenizers) >= 0.99
     src = torch.tensor([tokenizers[0].encode("jihgfedcba")])
     out = greedy_decode(model, src)  # (1, 1 + n): BOS, the copy, EOS
@@ -322,3 +329,46 @@ def test_train_step_is_one_update():
     assert isinstance(loss, float) and loss > 0
     assert scheduler.last_epoch == 1 and optimizer.param_groups[0]["lr"] == pytest.approx(noam_lr(2, 16, 10))
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+# --- the same bits on every x86-64 CPU (the Makefile's ATEN_CPU_CAPABILITY and MKL_CBWR) ----------------
+
+_FINGERPRINT = """
+import hashlib, torch
+torch.set_num_threads(1)
+from transformer_edu import Transformer, TransformerConfig
+from transformer_edu.data import build_tokenizers, make_dataset
+from transformer_edu.training import train
+train_pairs, _ = make_dataset("dates", 40 * 64, 10, seed=0)
+tokenizers = build_tokenizers("dates")
+torch.manual_seed(0)
+model = Transformer(TransformerConfig(src_vocab_size=tokenizers[0].vocab_size, tgt_vocab_size=tokenizers[1].vocab_size,
+                                      d_model=64, n_heads=4, d_ff=256, n_encoder_layers=2, n_decoder_layers=2,
+                                      dropout=0.1, max_len=64))
+train(model, train_pairs, tokenizers=tokenizers, steps=40, batch_size=64, warmup_steps=400, lr_factor=0.5, seed=0,
+      progress=False)
+digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in model.state_dict().values())).hexdigest()
+print(torch.backends.cpu.get_cpu_capability(), digest)
+"""
+_KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+
+
+def _fingerprint(**variables: str) -> tuple[str, str]:
+    """(PyTorch's kernel level, hash of the weights after 40 chapter-11 training steps) in a fresh process."""
+    env = {k: v for k, v in os.environ.items() if k not in _KERNEL_VARIABLES} | variables
+    done = subprocess.run([sys.executable, "-c", _FINGERPRINT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    level, digest = done.stdout.split()
+    return level, digest
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 kernels only")
+def test_pinned_kernels_train_the_same_bits_as_an_avx2_only_cpu():
+    # The Makefile runs every chapter with these two settings. An AVX2-only CPU is imitated by capping MKL and
+    # oneDNN at AVX2 with no reproducibility mode: the pinned run must match it bit for bit.
+    pinned = _fingerprint(ATEN_CPU_CAPABILITY="avx2", MKL_CBWR="AVX2")
+    avx2_only = _fingerprint(ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2", ONEDNN_MAX_CPU_ISA="AVX2")
+    assert pinned == avx2_only
+    if "avx512f" in Path("/proc/cpuinfo").read_text():
+        # Control: on this AVX-512 CPU, its fastest kernels give other weights, so the pin is what makes them equal.
+        assert _fingerprint()[1] != pinned[1]

@@ -28,6 +28,13 @@ def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
         raise ValueError(f"queries and keys must have the same width d_k, got q {tuple(q.shape)} and k {tuple(k.shape)}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"keys and values must have the same length, got k {tuple(k.shape)} and v {tuple(v.shape)}")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise ValueError(f"q, k and v must share one dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
+    try:
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"the leading (batch, head) dimensions of q, k and v must match or broadcast, got "
+                         f"q {tuple(q.shape)}, k {tuple(k.shape)} and v {tuple(v.shape)}") from None
     if k.shape[-2] == 0 or q.shape[-2] == 0:
         raise ValueError(f"attention needs at least one query and one key, got q {tuple(q.shape)} and k {tuple(k.shape)}")
 

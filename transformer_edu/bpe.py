@@ -13,7 +13,8 @@ import re
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
-from .tokenizer import N_SPECIAL, Tokenizer, _check_corpus, _check_int, _check_text
+from .checks import check_int
+from .tokenizer import N_SPECIAL, Tokenizer, _check_corpus, _check_text
 
 # Pre-split: letters (with one leading space), digits, other symbols, whitespace. It covers every character,
 # so joining the words gives the text back; merges never cross these word boundaries.
@@ -98,8 +99,8 @@ class BPETokenizer(Tokenizer):
         pair occurs min_freq times. Ties go to the pair whose pieces come first in byte order.
         on_merge(rank, left, right, count) is called after each merge, to watch training happen."""
         corpus = _check_corpus(texts)
-        _check_int("vocab_size", vocab_size, N_SPECIAL + 256, f" ({N_SPECIAL} special tokens + 256 bytes)")
-        _check_int("min_freq", min_freq, 1)
+        check_int("vocab_size", vocab_size, N_SPECIAL + 256, why=f" ({N_SPECIAL} special tokens + 256 bytes)")
+        check_int("min_freq", min_freq, 1)
         counts = Counter(word for text in corpus for word in _BPE_RE.findall(text))  # word -> frequency
         words = [[N_SPECIAL + b for b in _utf8(word)] for word in counts]  # each word as a list of symbol ids
         freqs = list(counts.values())

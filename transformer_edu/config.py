@@ -14,6 +14,10 @@ POSITIONAL_KINDS = ("sinusoidal", "learned")
 ACTIVATIONS = ("relu", "gelu")
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     src_vocab_size: int = 37000  # the paper's shared English-German BPE vocabulary (section 5.1)
@@ -46,10 +50,17 @@ class TransformerConfig:
         if self.positional == "sinusoidal" and self.d_model % 2:
             raise ValueError(f"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got {self.d_model}")
         for name in ("dropout", "attention_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"TransformerConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
-            raise ValueError(f"pad_id must be a valid id in both vocabularies, got {self.pad_id}")
+            value = getattr(self, name)
+            if not _is_number(value) or not 0.0 <= value < 1.0:
+                raise ValueError(f"TransformerConfig.{name} must be a number in [0, 1), got {value!r}")
+        if not _is_number(self.layer_norm_eps) or not self.layer_norm_eps > 0:
+            raise ValueError(f"TransformerConfig.layer_norm_eps must be a number > 0, got {self.layer_norm_eps!r}")
+        for name in ("share_embeddings", "norm_first", "final_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TransformerConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        if (isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int)
+                or not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size)):
+            raise ValueError(f"pad_id must be an int id valid in both vocabularies, got {self.pad_id!r}")
         if self.positional not in POSITIONAL_KINDS:
             raise ValueError(f"positional must be one of {POSITIONAL_KINDS}, got {self.positional!r}")
         if self.activation not in ACTIVATIONS:
@@ -79,6 +90,8 @@ class TransformerConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TransformerConfig":
         """Build a config from a plain dict (as saved in checkpoints); unknown keys are an error."""
+        if not isinstance(values, dict):
+            raise ValueError(f"from_dict needs a dict of field values, got {type(values).__name__}")
         return cls(**values)
 
     def to_dict(self) -> dict:

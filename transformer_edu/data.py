@@ -27,6 +27,7 @@ from datetime import date, timedelta
 import torch
 from torch import Tensor
 
+from .checks import check_int
 from .masks import padding_mask, target_mask
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, Tokenizer, WordTokenizer
 
@@ -57,11 +58,6 @@ def format_date(day: date, template: str) -> str:
                            dd=f"{day.day:02d}", mm=f"{day.month:02d}", year=f"{day.year:04d}")
 
 
-def _check_int(name: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
 def _check_task(task) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}: expected one of {TASKS}")
@@ -80,9 +76,9 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
     none of them occurs in train. At most half of the task's distinct examples can be held out.
     symbols, min_len, max_len shape copy/reverse; first, last bound the dates (inclusive)."""
     _check_task(task)
-    _check_int("n_train", n_train)
-    _check_int("n_test", n_test, low=0)
-    _check_int("seed", seed, low=0)
+    check_int("n_train", n_train)
+    check_int("n_test", n_test, low=0)
+    check_int("seed", seed, low=0)
     rng = random.Random(seed)
     if task == "dates":
         if not (isinstance(first, date) and isinstance(last, date) and first <= last):
@@ -96,8 +92,8 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
             return format_date(day, r.choice(DATE_FORMATS)), day.isoformat()
     else:
         _check_symbols(symbols)
-        _check_int("min_len", min_len)
-        _check_int("max_len", max_len, low=min_len)
+        check_int("min_len", min_len)
+        check_int("max_len", max_len, low=min_len)
         space = sum(len(symbols) ** n for n in range(min_len, max_len + 1))
 
         def draw():
@@ -195,8 +191,8 @@ def iterate_batches(pairs: list[tuple[str, str]], src_tokenizer: Tokenizer, tgt_
     them with torch.Generator().manual_seed(seed): pass a different seed each epoch for a new order;
     shuffle=False keeps the given order, for evaluation."""
     _check_pairs(pairs, src_tokenizer, tgt_tokenizer)
-    _check_int("batch_size", batch_size)
-    _check_int("seed", seed, low=0)
+    check_int("batch_size", batch_size)
+    check_int("seed", seed, low=0)
     if shuffle:
         order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed)).tolist()
     else:

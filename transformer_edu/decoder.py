@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .checks import check_features, weight_dtype
 from .feed_forward import PositionwiseFeedForward
 from .multi_head_attention import MultiHeadAttention
 from .residual import AddNorm
@@ -91,8 +92,7 @@ class Decoder(nn.Module):
         """Shapes: y (B, T, D) embedded target, memory (B, S, D) -> (B, T, D)
         [, self weights list of N (B, H, T, T), cross weights list of N (B, H, T, S)]."""
         for name, t in (("decoder input", y), ("memory", memory)):
-            if t.dim() != 3 or t.shape[-1] != self.d_model:
-                raise ValueError(f"{name} must have shape (batch, length, d_model={self.d_model}), got {tuple(t.shape)}")
+            check_features(t, self.d_model, name, weight_dtype(self))
         if y.shape[0] != memory.shape[0]:
             raise ValueError(f"decoder input and memory must share the batch size, got {y.shape[0]} and {memory.shape[0]}")
         self_weights, cross_weights = [], []

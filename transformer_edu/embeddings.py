@@ -10,14 +10,15 @@ import math
 
 from torch import Tensor, nn
 
+from .checks import check_int
 from .masks import check_token_ids
 
 
 class TokenEmbedding(nn.Module):
     def __init__(self, vocab_size: int, d_model: int, scale: bool = True):
         super().__init__()
-        if vocab_size < 1 or d_model < 1:
-            raise ValueError(f"vocab_size and d_model must be positive, got {vocab_size} and {d_model}")
+        check_int("vocab_size", vocab_size)
+        check_int("d_model", d_model)
         self.vocab_size, self.d_model = vocab_size, d_model
         self.table = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.table.weight, mean=0.0, std=d_model ** -0.5)  # after x sqrt(D): unit scale

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .checks import check_features, weight_dtype
 from .feed_forward import PositionwiseFeedForward
 from .multi_head_attention import MultiHeadAttention
 from .residual import AddNorm
@@ -49,9 +50,8 @@ class Encoder(nn.Module):
     def forward(self, x: Tensor, src_mask: Tensor | None = None, return_attention: bool = False):
         """Shapes: x (B, S, D) embedded source, src_mask (B, 1, 1, S) -> memory (B, S, D)
         [, list of N weights (B, H, S, S)]."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"encoder input must have shape (batch, length, d_model={self.d_model}), "
-                             f"got {tuple(x.shape)}; embed token ids first (or call Transformer.encode)")
+        check_features(x, self.d_model, "encoder input", weight_dtype(self),
+                       hint="; embed token ids first (or call Transformer.encode)")
         all_weights = []
         for layer in self.layers:
             x, weights = layer(x, src_mask, return_attention=True)  # (B, S, D)

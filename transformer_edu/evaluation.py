@@ -11,16 +11,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from .checks import check_int
 from .data import iterate_batches
 from .decoding import greedy_decode
 from .label_smoothing import LabelSmoothingLoss
 from .model import Transformer
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 def _check_tokenizers(tokenizers) -> tuple[Tokenizer, Tokenizer]:
@@ -59,7 +55,7 @@ def _greedy_ids(model: Transformer, sources: list[str], src_tokenizer: Tokenizer
                 max_len: int | None, use_cache: bool) -> list[tuple[list[int], bool]]:
     """Greedy decoding of every source: (target ids before EOS, whether EOS came) for each, in order."""
     _check_model(model)
-    _check_int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, 1)
     encoded = [src_tokenizer.encode(text) for text in sources]
     if not all(encoded):
         raise ValueError(f"source {encoded.index([])} ({sources[encoded.index([])]!r}) has no tokens")

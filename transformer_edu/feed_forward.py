@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .checks import check_features, check_int, weight_dtype
+
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}  # ReLU is the paper's; GELU is later practice (BERT, GPT)
 
 
 class PositionwiseFeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int, activation: str = "relu", dropout: float = 0.0):
         super().__init__()
+        check_int("d_model", d_model)
+        check_int("d_ff", d_ff)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.d_model = d_model
@@ -25,6 +29,5 @@ class PositionwiseFeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Shapes: x (B, L, D) -> (B, L, D), through (B, L, F)."""
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"expected last dimension d_model={self.d_model}, got shape {tuple(x.shape)}")
+        check_features(x, self.d_model, "feed-forward input", weight_dtype(self))
         return self.w_2(self.dropout(self.activation(self.w_1(x))))  # (B, L, F) -> (B, L, D)

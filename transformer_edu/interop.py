@@ -40,6 +40,20 @@ def _module_pairs(ours: nn.Module, theirs: nn.Module) -> list[Pair]:
     return [([ours.weight], theirs.weight), ([ours.bias], theirs.bias)]
 
 
+def _check_same_computation(ours: nn.Module, theirs: nn.Module) -> None:
+    """Equal weights give equal outputs only if both layers also order LayerNorm, activation and eps alike."""
+    ours_norm = ours.add_norm_ff.norm
+    ours_act = type(ours.feed_forward.activation).__name__.lower()  # "relu" or "gelu"
+    theirs_act = getattr(theirs.activation, "__name__", type(theirs.activation).__name__).lower()  # F.relu or a module
+    settings = {"norm_first": (ours.add_norm_ff.norm_first, theirs.norm_first),
+                "activation": (ours_act, theirs_act),
+                "layer_norm_eps": (ours_norm.eps, theirs.norm1.eps)}
+    differ = {name: pair for name, pair in settings.items() if pair[0] != pair[1]}
+    if differ:
+        raise ValueError("the two models compute different functions, so copying weights would not make them equal: "
+                         + ", ".join(f"{name} ours {a!r}, torch {b!r}" for name, (a, b) in differ.items()))
+
+
 def _stack_pairs(encoder: Encoder, decoder: Decoder, transformer: nn.Transformer) -> list[Pair]:
     t_enc, t_dec = transformer.encoder, transformer.decoder
     if len(encoder.layers) != len(t_enc.layers) or len(decoder.layers) != len(t_dec.layers):
@@ -47,6 +61,8 @@ def _stack_pairs(encoder: Encoder, decoder: Decoder, transformer: nn.Transformer
                          f"torch {len(t_enc.layers)}+{len(t_dec.layers)}")
     if encoder.final_norm is None or decoder.final_norm is None:
         raise ValueError("nn.Transformer ends each stack with a LayerNorm: build ours with final_norm=True")
+    for ours, theirs in zip([*encoder.layers, *decoder.layers], [*t_enc.layers, *t_dec.layers]):
+        _check_same_computation(ours, theirs)
     pairs: list[Pair] = []
     for ours, theirs in zip(encoder.layers, t_enc.layers):
         pairs += _attention_pairs(ours.self_attn, theirs.self_attn)
@@ -99,6 +115,8 @@ def torch_transformer_like(config: TransformerConfig) -> nn.Transformer:
     Its encoder's nested-tensor fast path is switched off: that path returns zeros at padded positions
     (and warns that nested tensors are a prototype), while ours computes them like every other position.
     """
+    if not isinstance(config, TransformerConfig):
+        raise ValueError(f"torch_transformer_like needs a TransformerConfig, got {type(config).__name__}")
     transformer = nn.Transformer(
         d_model=config.d_model, nhead=config.n_heads, num_encoder_layers=config.n_encoder_layers,
         num_decoder_layers=config.n_decoder_layers, dim_feedforward=config.d_ff, dropout=config.dropout,

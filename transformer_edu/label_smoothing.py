@@ -43,7 +43,8 @@ class LabelSmoothingLoss(nn.Module):
         if not isinstance(logits, Tensor) or not logits.dtype.is_floating_point or logits.dim() < 2:
             got = f"{logits.dtype}, shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
             raise ValueError(f"logits must be a float tensor of shape (..., V), got {got}")
-        if not isinstance(target, Tensor) or target.dtype.is_floating_point or target.shape != logits.shape[:-1]:
+        if (not isinstance(target, Tensor) or target.dtype.is_floating_point or target.dtype == torch.bool
+                or target.shape != logits.shape[:-1]):
             got = f"{target.dtype}, shape {tuple(target.shape)}" if isinstance(target, Tensor) else type(target).__name__
             raise ValueError(f"target must be integer ids of shape {tuple(logits.shape[:-1])} "
                              f"(the logits' shape without V), got {got}")

@@ -15,8 +15,10 @@ def check_token_ids(ids: Tensor, vocab_size: int | None = None, name: str = "ids
     """Raise ValueError unless `ids` is a non-empty (B, L) integer tensor of valid token ids."""
     if not isinstance(ids, Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
-    if ids.dtype.is_floating_point or ids.dtype == torch.bool or ids.is_complex():
-        raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}")
+    if ids.dtype not in (torch.long, torch.int32):
+        raise ValueError(f"{name} must hold integer token ids of dtype torch.long (or torch.int32), got dtype "
+                         f"{ids.dtype}" + ("" if ids.dtype.is_floating_point or ids.dtype == torch.bool
+                                           else "; convert with ids.long()"))
     if ids.dim() != 2:
         raise ValueError(f"{name} must have shape (batch, length), got shape {tuple(ids.shape)}")
     if ids.numel() == 0:
@@ -51,6 +53,10 @@ def combine_masks(*masks: Tensor | None) -> Tensor | None:
     present = [m for m in masks if m is not None]
     if not present:
         return None
+    for m in present:
+        if not isinstance(m, Tensor) or m.dtype != torch.bool:
+            got = f"dtype {m.dtype}" if isinstance(m, Tensor) else type(m).__name__
+            raise ValueError(f"combine_masks takes bool masks (True = may attend) or None, got {got}")
     try:
         shape = torch.broadcast_shapes(*(m.shape for m in present))
     except RuntimeError:

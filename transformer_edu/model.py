@@ -50,6 +50,8 @@ class AttentionWeights:
 
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable numbers; a matrix shared by several layers counts once."""
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"count_parameters needs an nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 

@@ -11,11 +11,14 @@ import torch
 from torch import Tensor, nn
 
 from .attention import scaled_dot_product_attention
+from .checks import check_features, check_int
 
 
 class MultiHeadAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
+        check_int("d_model", d_model)
+        check_int("n_heads", n_heads)
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
@@ -50,7 +53,7 @@ class MultiHeadAttention(nn.Module):
         the new keys/values are appended to the cached ones; with static_kv=True (encoder-decoder attention)
         they are computed from `key`/`value` once and reused.
         """
-        self._check_inputs(query, key, value)
+        self._check_inputs(query, key, value, mask, cache)
         q = self.split_heads(self.w_q(query))  # (B, H, T, d_k)
         if cache is not None and static_kv and "k" in cache:
             k, v = cache["k"], cache["v"]  # (B, H, S, d_k), computed at the first step
@@ -65,14 +68,22 @@ class MultiHeadAttention(nn.Module):
         out = self.w_o(self.merge_heads(out))  # (B, T, D)
         return (out, weights) if return_attention else out
 
-    def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> None:
+    def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
+                      cache: dict | None = None) -> None:
         for name, t in (("query", query), ("key", key), ("value", value)):
-            if not hasattr(t, "dim") or t.dim() != 3 or t.shape[-1] != self.d_model:
-                shape = tuple(t.shape) if hasattr(t, "shape") else type(t).__name__
-                raise ValueError(f"{name} must have shape (batch, length, d_model={self.d_model}), got {shape}")
+            check_features(t, self.d_model, name, self.w_q.weight.dtype)
         if not (query.shape[0] == key.shape[0] == value.shape[0]):
             raise ValueError(f"query, key and value must share the batch size, got {query.shape[0]}, "
                              f"{key.shape[0]} and {value.shape[0]}")
         if key.shape[1] != value.shape[1]:
             raise ValueError(f"key and value must have the same length, got {key.shape[1]} and {value.shape[1]}")
+        if isinstance(mask, Tensor) and mask.dim() != 4:
+            # A 2-D or 3-D mask would broadcast from the right against (B, H, T, S) and could silently be read
+            # as a per-head or per-query mask when sizes happen to coincide: ask for all four axes.
+            raise ValueError(f"mask must have 4 dimensions broadcastable to (batch, heads, queries, keys), got shape "
+                             f"{tuple(mask.shape)}; a padding mask is (B, 1, 1, S) (masks.padding_mask), a causal "
+                             f"mask (1, 1, T, T) (masks.causal_mask)")
+        if cache is not None and "k" in cache and cache["k"].shape[0] != query.shape[0]:
+            raise ValueError(f"the cache holds keys for a batch of {cache['k'].shape[0]}, but the query has batch "
+                             f"{query.shape[0]}: start a new cache for a new batch")
 

@@ -11,9 +11,10 @@ identical results; `LearnedPositionalEncoding` is that variant (and is what BERT
 """
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor, nn
+
+from .checks import check_features
 
 
 def sinusoidal_table(max_len: int, d_model: int, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -40,8 +41,9 @@ class _Positions(nn.Module):
 
     def forward(self, x: Tensor, start: int = 0) -> Tensor:
         """Add positions start .. start + L - 1. Shapes: x (B, L, D) -> (B, L, D)."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(f"expected embeddings of shape (batch, length, d_model={self.d_model}), got {tuple(x.shape)}")
+        check_features(x, self.d_model, "embeddings")
+        if isinstance(start, bool) or not isinstance(start, int):
+            raise ValueError(f"start must be an int position, got {start!r}")
         if start < 0 or start + x.shape[1] > self.max_len:
             raise ValueError(f"positions {start}..{start + x.shape[1] - 1} exceed max_len={self.max_len}; "
                              f"build the model with a larger max_len")

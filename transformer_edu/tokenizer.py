@@ -19,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from .checks import check_int
+
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 N_SPECIAL = len(SPECIAL_TOKENS)
@@ -43,11 +45,6 @@ def _check_corpus(texts) -> list[str]:
         raise ValueError(f"the training corpus is empty: expected at least one non-empty text, got {len(texts)} "
                          "text(s) with no characters")
     return texts
-
-
-def _check_int(name: str, value, low: int, why: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}{why}, got {value!r}")
 
 
 class Tokenizer:
@@ -199,7 +196,7 @@ class WordTokenizer(Tokenizer):
     @classmethod
     def train(cls, texts: str | Iterable[str], min_freq: int = 1, pattern: str = DEFAULT_PATTERN,
               separator: str = " ") -> WordTokenizer:
-        _check_int("min_freq", min_freq, 1)
+        check_int("min_freq", min_freq, 1)
         cutter = cls([], pattern, separator)  # only the specials so far: used to cut the corpus into pieces
         counts = Counter(piece for text in _check_corpus(texts) for piece in cutter._pieces(text))
         tokens = sorted(p for p, n in counts.items() if n >= min_freq and p not in SPECIAL_TOKENS)

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from .checkpoint import save_checkpoint
+from .checks import check_int
 from .data import Seq2SeqBatch, iterate_batches
-from .evaluation import (_check_int, _check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
+from .evaluation import (_check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
                          predict)
 from .label_smoothing import LabelSmoothingLoss
 from .tokenizer import PAD_ID
@@ -90,7 +91,7 @@ def _check_train_settings(model, data, tokenizers, steps, batch_size, eval_every
         raise ValueError(f"the data pads with id {PAD_ID}, but the model's config.pad_id is {model.config.pad_id}")
     for name, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("eval_every", eval_every, 0),
                              ("checkpoint_every", checkpoint_every, 0), ("seed", seed, 0)):
-        _check_int(name, value, low)
+        check_int(name, value, low)
     if isinstance(data, (list, tuple)) and data and all(isinstance(item, Seq2SeqBatch) for item in data):
         tokenizers = None if tokenizers is None else _check_tokenizers(tokenizers)
     elif isinstance(data, (list, tuple)) and data and all(
