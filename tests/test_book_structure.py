@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -53,3 +54,23 @@ def test_solutions_are_hidden_in_the_book_and_collapsed_in_jupyterlab(path):
         assert "hide-cell" in cell["metadata"].get("tags", []), "".join(cell["source"])[:80]
         assert cell["metadata"].get("jupyter") == {"source_hidden": True, "outputs_hidden": True}, \
             "".join(cell["source"])[:80]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_keeps_the_chapter_standard(path):
+    """What every chapter promises its reader (STYLE.md, "Chapters"): a summary, 2 or more exercises whose
+    answers go to this chapter's checker module, worked solutions, a common-confusions box, and
+    (from chapter 2 on, where the package's components are built) the package's own source shown, not pasted."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    number = path.name[:2]
+    assert "\n## Summary" in markdown and "\n## Exercises" in markdown, path.name
+    exercises = re.findall(r"\*\*Exercise \d+\.\*\*|^### Exercise \d+", markdown, re.MULTILINE)
+    assert 2 <= len(exercises) <= 4, f"{path.name}: {len(exercises)} exercises"
+    assert f"from transformer_edu.exercises import ch{number}" in code, path.name
+    solutions = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith("# Solution")]
+    assert len(solutions) >= 2, f"{path.name}: {len(solutions)} worked solutions"
+    assert re.search(r"admonition\}[^\n]*(confusion|mistake)", markdown, re.IGNORECASE), path.name
+    if number != "01":
+        assert "inspect.getsource(" in code or "literalinclude" in markdown, path.name
