@@ -93,3 +93,11 @@ def test_a_cache_refuses_a_different_batch():
     mha(step, step, step, cache=cache)
     with pytest.raises(ValueError, match="start a new cache"):
         mha(step[:1], step[:1], step[:1], cache=cache)
+
+
+def test_a_cache_refuses_a_memory_of_another_length():
+    mha, cache = MultiHeadAttention(D, H).eval(), {}
+    step, memory = torch.randn(2, 1, D), torch.randn(2, 5, D)
+    mha(step, memory, memory, cache=cache, static_kv=True)
+    with pytest.raises(ValueError, match="new source"):
+        mha(step, memory[:, :3], memory[:, :3], cache=cache, static_kv=True)

@@ -53,7 +53,7 @@ class MultiHeadAttention(nn.Module):
         the new keys/values are appended to the cached ones; with static_kv=True (encoder-decoder attention)
         they are computed from `key`/`value` once and reused.
         """
-        self._check_inputs(query, key, value, mask, cache)
+        self._check_inputs(query, key, value, mask, cache, static_kv)
         q = self.split_heads(self.w_q(query))  # (B, H, T, d_k)
         if cache is not None and static_kv and "k" in cache:
             k, v = cache["k"], cache["v"]  # (B, H, S, d_k), computed at the first step
@@ -69,7 +69,7 @@ class MultiHeadAttention(nn.Module):
         return (out, weights) if return_attention else out
 
     def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
-                      cache: dict | None = None) -> None:
+                      cache: dict | None = None, static_kv: bool = False) -> None:
         for name, t in (("query", query), ("key", key), ("value", value)):
             check_features(t, self.d_model, name, self.w_q.weight.dtype)
         if not (query.shape[0] == key.shape[0] == value.shape[0]):
@@ -86,4 +86,7 @@ class MultiHeadAttention(nn.Module):
         if cache is not None and "k" in cache and cache["k"].shape[0] != query.shape[0]:
             raise ValueError(f"the cache holds keys for a batch of {cache['k'].shape[0]}, but the query has batch "
                              f"{query.shape[0]}: start a new cache for a new batch")
+        if cache is not None and static_kv and "k" in cache and cache["k"].shape[2] != key.shape[1]:
+            raise ValueError(f"the cache holds keys and values for a memory of length {cache['k'].shape[2]}, but "
+                             f"this memory has length {key.shape[1]}: start a new cache for a new source")
 

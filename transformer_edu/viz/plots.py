@@ -206,7 +206,7 @@ def positional_encoding_heatmap(table, title: str | None = None) -> Figure:
     fig = _new_figure(8, 4.5)
     ax = fig.add_subplot()
     image = ax.imshow(pe, cmap=DIVERGING, vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
-    ax.set_xlabel("dimension i of d_model")
+    ax.set_xlabel("dimension (2i: sine, 2i + 1: cosine of pair i)")
     ax.set_ylabel("position")
     ax.set_title(title or f"Positional encoding: {pe.shape[0]} positions x {pe.shape[1]} dimensions")
     fig.colorbar(image, ax=ax, label="value")
