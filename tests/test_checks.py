@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_edu.checks import check_features, check_int, weight_dtype
+from transformer_edu.checks import check_features, check_int, is_number, weight_dtype
 
 
 def test_good_inputs_pass():
@@ -28,3 +28,8 @@ def test_bad_features_name_what_was_expected(x, message):
 def test_bad_sizes(value):
     with pytest.raises(ValueError, match="n_heads must be an int >= 1"):
         check_int("n_heads", value)
+
+
+def test_is_number_accepts_ints_and_floats_but_not_bools():
+    assert is_number(1) and is_number(0.5) and is_number(float("inf"))
+    assert not any(is_number(v) for v in (True, False, "1", None, torch.tensor(1.0)))

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from .checks import check_int
+from .checks import check_int, is_number
 from .decoding import _check_common, _decoder_src_mask, _inference, _never_generated, _next_logits
 from .masks import padding_mask
 from .model import Transformer
@@ -46,7 +46,7 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
     check_int("beam_size", beam_size, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
     alpha = length_penalty  # GNMT's alpha
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
+    if not is_number(alpha) or not math.isfinite(alpha) or alpha < 0:
         raise ValueError(f"length_penalty (alpha) must be a finite number >= 0 (the paper uses 0.6), got {alpha!r}")
     (B, _), K, device = src_ids.shape, beam_size, src_ids.device
     never = _never_generated(bos_id, eos_id, pad_id, device)

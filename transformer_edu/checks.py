@@ -10,6 +10,11 @@ import torch
 from torch import Tensor, nn
 
 
+def is_number(value) -> bool:
+    """True for an int or a float, False for a bool (which Python counts as an int) and everything else."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_int(name: str, value, low: int = 1, high: int | None = None, why: str = "") -> None:
     """Raise ValueError unless `value` is an int (not a bool) in [low, high] (no upper bound if high is None).
     `why` is added to the message after the range, e.g. " (at most the vocabulary size)"."""

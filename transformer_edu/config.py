@@ -10,12 +10,10 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 
+from .checks import is_number
+
 POSITIONAL_KINDS = ("sinusoidal", "learned")
 ACTIVATIONS = ("relu", "gelu")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -51,9 +49,9 @@ class TransformerConfig:
             raise ValueError(f"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got {self.d_model}")
         for name in ("dropout", "attention_dropout"):
             value = getattr(self, name)
-            if not _is_number(value) or not 0.0 <= value < 1.0:
+            if not is_number(value) or not 0.0 <= value < 1.0:
                 raise ValueError(f"TransformerConfig.{name} must be a number in [0, 1), got {value!r}")
-        if not _is_number(self.layer_norm_eps) or not self.layer_norm_eps > 0:
+        if not is_number(self.layer_norm_eps) or not self.layer_norm_eps > 0:
             raise ValueError(f"TransformerConfig.layer_norm_eps must be a number > 0, got {self.layer_norm_eps!r}")
         for name in ("share_embeddings", "norm_first", "final_norm"):
             if not isinstance(getattr(self, name), bool):

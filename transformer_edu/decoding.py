@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .checks import check_int
+from .checks import check_int, is_number
 from .decoder import KVCache
 from .masks import causal_mask, check_token_ids, padding_mask
 from .model import Transformer
@@ -136,8 +136,7 @@ def sample(model: Transformer, src_ids: Tensor, max_len: int | None = None, temp
     Temperature < 1 sharpens, > 1 flattens; as it goes to 0 sampling becomes greedy. Pass a torch.Generator
     to make the draws reproducible. Shapes as in greedy_decode."""
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not math.isfinite(temperature) or temperature <= 0:
+    if not is_number(temperature) or not math.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     if top_k is not None:
         check_int("top_k", top_k, 1, model.config.tgt_vocab_size, " (None keeps the whole vocabulary)")

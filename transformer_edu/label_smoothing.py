@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .checks import is_number
 from .tokenizer import PAD_ID
 
 
@@ -28,7 +29,7 @@ class LabelSmoothingLoss(nn.Module):
 
     def __init__(self, smoothing: float = 0.1, ignore_index: int = PAD_ID, reduction: str = "mean"):
         super().__init__()
-        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
+        if not is_number(smoothing) or not 0 <= smoothing < 1:
             raise ValueError(f"smoothing must be a number in [0, 1) (the paper uses 0.1), got {smoothing!r}")
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .checkpoint import save_checkpoint
-from .checks import check_int
+from .checks import check_int, is_number
 from .data import Seq2SeqBatch, iterate_batches
 from .evaluation import (_check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
                          predict)
@@ -28,9 +28,8 @@ from .tokenizer import PAD_ID
 def noam_lr(step: int, d_model: int, warmup_steps: int = 4000, factor: float = 1.0) -> float:
     """Equation 3: factor * d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5), for step >= 1."""
     for name, value in (("step", step), ("d_model", d_model), ("warmup_steps", warmup_steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1 (the paper counts steps from 1), got {value!r}")
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0:
+        check_int(name, value, why=" (the paper counts steps from 1)")
+    if not is_number(factor) or not factor > 0:
         raise ValueError(f"factor must be a number > 0, got {factor!r}")
     return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup_steps ** -1.5)
 
@@ -106,8 +105,7 @@ def _check_train_settings(model, data, tokenizers, steps, batch_size, eval_every
         raise ValueError("eval_every > 0 and stop_when need an eval_fn to compute the held-out metrics")
     if checkpoint_every and (checkpoint_path is None or tokenizers is None):
         raise ValueError("checkpoint_every > 0 needs a checkpoint_path and the tokenizers to store with the model")
-    if clip_grad_norm is not None and (isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float))
-                                       or not clip_grad_norm > 0):
+    if clip_grad_norm is not None and (not is_number(clip_grad_norm) or not clip_grad_norm > 0):
         raise ValueError(f"clip_grad_norm must be None or a number > 0, got {clip_grad_norm!r}")
     return tokenizers
 
