@@ -7,6 +7,14 @@ listed (with only_build_toc_files it would silently not be built), and that each
 its number ("# 5. ..." for 05_*.ipynb). It refreshes book/_static/offline/anywidget/ from the installed
 anywidget wheel (no network), so the front-end always matches the Python package that wrote the widget state.
 Every warning is an error. Prints the build time and where to open the book.
+
+    .venv/bin/python scripts/build_book.py                  # this repository into _build/html (`make book`)
+    .venv/bin/python scripts/build_book.py --source DIR     # another book folder into DIR/_build/html
+
+`--source DIR` builds DIR's own _toc.yml and notebooks with this repository's _config.yml and its extensions
+(the same command, with `--config` and `--path-output`): tests build small fixture books with it. The config's
+paths (book/_static, book/references.bib) are relative to the source folder, so DIR gets a symbolic link
+`book` to this repository's book/ folder if it has no `book` of its own.
 """
 from __future__ import annotations
 
@@ -70,29 +78,39 @@ def check_chapter_titles(root: Path = ROOT) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
-    missing, unlisted = check_toc()
+    parser.add_argument("--source", type=Path, default=ROOT,
+                        help="book folder with its own _toc.yml (default: this repository); built with this "
+                             "repository's _config.yml into SOURCE/_build/html")
+    source = parser.parse_args(argv).source.resolve()
+    if not (source / "_toc.yml").is_file():
+        parser.error(f"--source: expected a folder with a _toc.yml, got {source}")
+    missing, unlisted = check_toc(source)
     if unlisted:
         print(f"error: chapters/ has notebooks that _toc.yml does not list: {', '.join(unlisted)}\n"
               f"add each as `- file: <path without .ipynb>` to its part in _toc.yml", file=sys.stderr)
         return 1
-    titles = check_chapter_titles()
+    titles = check_chapter_titles(source)
     if titles:
         print("error: chapter titles and file numbers disagree:\n  " + "\n  ".join(titles), file=sys.stderr)
         return 1
     if missing:
         print(f"error: pages listed in _toc.yml do not exist: {', '.join(missing)}", file=sys.stderr)
         return 1
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "-W", "-n", "--keep-going"]
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(source), "-W", "-n", "--keep-going"]
+    if source != ROOT:
+        command += ["--config", str(ROOT / "_config.yml"), "--path-output", str(source)]
+        if not (source / "book").exists():
+            (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
+            print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
     vendor_assets.main(["--anywidget"])
     if not shutil.which(command[0]):
         command[0] = "jupyter-book"
     start = time.perf_counter()
-    status = subprocess.run(command, cwd=ROOT).returncode
+    status = subprocess.run(command, cwd=source).returncode
     print(f"jupyter-book build: {time.perf_counter() - start:.1f} s, exit status {status}")
+    html = source / "_build" / "html"
     if status == 0:
-        print(f"open {ROOT / '_build' / 'html' / 'index.html'}, or serve it: "
-              f"python3 -m http.server --directory {ROOT / '_build' / 'html'} 8000")
+        print(f"open {html / 'index.html'}, or serve it: python3 -m http.server --directory {html} 8000")
     return status
 
 

@@ -108,6 +108,25 @@ def test_hostile_tokens_stay_text():
     assert tokens[1] == EVIL and tokens[3] == "&amp;"  # the JSON still decodes to the exact strings
 
 
+# Spellings that end or change an HTML <script> element, markup and URLs that run code, entities, line separators.
+HOSTILE = ["</SCRIPT><SCRIPT>alert(1)</SCRIPT>", "</ScRiPt/><img src=x onerror=alert(2)>", "</script >alert(3)",
+           "<!--<script>", "<svg/onload=alert(4)>", "<a href=\"javascript:alert(5)\">x</a>", "javascript:alert(6)",
+           "a & b &lt; c ]]>", "\u2028\u2029"]
+
+
+@pytest.mark.parametrize("view", [head_view, model_view])
+def test_every_spelling_of_a_hostile_token_stays_inside_the_json(view):
+    html = view(weights(), HOSTILE[:5], HOSTILE[5:]).data
+    start = html.index("const params = ") + len("const params = ")
+    params, end = json.JSONDecoder().raw_decode(html, start)
+    assert not set("<>&\u2028\u2029") & set(html[start:end])  # the data as written: only JSON escapes
+    names = {a["name"]: (a["left_text"], a["right_text"]) for a in params["attention"]}
+    assert names["Encoder"] == (HOSTILE[:5], HOSTILE[:5]) and names["Cross"] == (HOSTILE[5:], HOSTILE[:5])
+    assert names["Decoder"] == (HOSTILE[5:], HOSTILE[5:])
+    rest = html[:start] + html[end:]  # bertviz's own markup and code: no token anywhere in it
+    assert not [t for t in HOSTILE if t in rest] and html.lower().count("</script") == 1 and "<!--" not in html
+
+
 def test_plain_list_of_self_attention_and_real_model():
     html = head_view([softmaxed(1, 3, 4, 4), softmaxed(1, 3, 4, 4, seed=1)], ["a", "b", "c", "d"]).data
     assert [a["name"] for a in params_of(html)["attention"]] == [None]

@@ -521,6 +521,9 @@ def _xss_page() -> bytes:
 
 @pytest.mark.parametrize("mount", ["root", "prefix"])
 def test_hostile_token_is_shown_as_text(browser, servers, mount):
+    """The views draw a hostile token as text. The widget state here is written by the test, already escaped, so
+    it does not go through myst-nb or the build: tests/test_injection_browser.py takes hostile labels through
+    execution, the build and the page."""
     if not (BUILD / "book" / "intro.html").exists():
         _unavailable("book/intro.html is not in the build")
     server = servers[mount]
