@@ -17,7 +17,7 @@ TORCH_INDEX ?=
 export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= AVX2
 
-.PHONY: setup book test lab execute clean
+.PHONY: setup book test lab execute checkpoint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,12 @@ book: $(STAMP)
 # Re-execute every chapter in place (or one: make execute NB=chapters/05_attention.ipynb).
 execute: $(STAMP)
 	$(PY) scripts/execute_notebooks.py $(NB)
+
+# Re-train the shipped date model, transformer_edu/checkpoints/dates.pt (and dates.json), under the kernel pin
+# above: the same bits on any x86-64 CPU with AVX2 (about two minutes; chapter 11 checks it gets these weights).
+checkpoint: $(STAMP)
+	$(PY) -m transformer_edu.train --task dates --steps 1500 --seed 0 --threads 1 \
+		--out transformer_edu/checkpoints/dates.pt --no-progress
 
 # JupyterLab rooted at the repository, so that bertviz views can load book/_static/offline/ from the server
 # (tests/test_lab_browser.py starts it the same way). As root (a container), Jupyter needs --allow-root.

@@ -73,6 +73,21 @@ def test_held_out_set_does_not_depend_on_the_training_size(task):
     assert make_dataset(task, 1, 200, seed=6)[1] != held_out
 
 
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_short_days_sets_the_share_of_one_digit_days_in_training_only(share):
+    train, test = make_dataset("dates", 4000, 300, seed=2, short_days=share)
+    short = sum(date.fromisoformat(target).day < 10 for _, target in train) / len(train)
+    assert abs(short - share) < 0.03, short
+    assert test == make_dataset("dates", 1, 300, seed=2)[1]  # the held-out dates stay uniform
+    assert not {t for _, t in train} & {t for _, t in test}
+
+
+def test_uniform_dates_are_the_default():
+    train = make_dataset("dates", 4000, 10, seed=2)[0]
+    assert make_dataset("dates", 4000, 10, seed=2, short_days=None)[0] == train
+    assert 0.25 < sum(date.fromisoformat(t).day < 10 for _, t in train) / len(train) < 0.35  # 108/365.25 = 0.296
+
+
 def test_every_target_is_iso_and_names_the_source_date(dates):
     for source, target in dates[0] + dates[1]:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", target)
@@ -212,6 +227,9 @@ def test_iterate_batches_in_order_and_shuffled():
     (lambda: make_dataset("copy", 10, 2, symbols="a b"), "non-space characters"),
     (lambda: make_dataset("copy", 10, 2, min_len=0), "min_len must be an int >= 1, got 0"),
     (lambda: make_dataset("copy", 10, 2, min_len=5, max_len=4), "max_len must be an int >= 5, got 4"),
+    (lambda: make_dataset("dates", 10, 2, short_days=1.5), r"short_days must be None or.* got 1.5 for task 'dates'"),
+    (lambda: make_dataset("dates", 10, 2, short_days="half"), "short_days must be None or"),
+    (lambda: make_dataset("copy", 10, 2, short_days=0.5), "got 0.5 for task 'copy'"),
     (lambda: build_tokenizers("translate"), "unknown task 'translate'"),
     (lambda: format_date("2026-11-25", DATE_FORMATS[0]), "expected a datetime.date"),
     (lambda: format_date(date(2026, 1, 1), "%Y"), "one of DATE_FORMATS"),

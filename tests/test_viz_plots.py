@@ -184,3 +184,9 @@ def test_head_grid_panels_share_one_scale_and_signed_values_diverge():
 def test_head_grid_rejects_bad_input(values, kwargs, words):
     with pytest.raises(ValueError, match=words):
         plots.head_grid(values, **kwargs)
+
+
+@pytest.mark.parametrize("token, shown", [("a\nb", "a\\nb"), ("a\tb", "a\\tb"), ("a\u2028b", "a\\u2028b"),
+                                          ("a\u2029b", "a\\u2029b"), ("x" * 20, "x" * 15 + "\u2026")])
+def test_display_token_spells_out_line_breaks_and_shortens(token, shown):
+    assert plots.display_token(token) == shown

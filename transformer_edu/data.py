@@ -27,7 +27,7 @@ from datetime import date, timedelta
 import torch
 from torch import Tensor
 
-from .checks import check_int
+from .checks import check_int, is_number
 from .masks import padding_mask, target_mask
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, Tokenizer, WordTokenizer
 
@@ -70,15 +70,20 @@ def _check_symbols(symbols) -> None:
 
 
 def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols: str = DEFAULT_SYMBOLS,
-                 min_len: int = 3, max_len: int = 10, first: date = FIRST_DATE,
-                 last: date = LAST_DATE) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+                 min_len: int = 3, max_len: int = 10, first: date = FIRST_DATE, last: date = LAST_DATE,
+                 short_days: float | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(train, test): lists of (source_text, target_text). The n_test held-out examples are distinct, and
     none of them occurs in train. At most half of the task's distinct examples can be held out.
-    symbols, min_len, max_len shape copy/reverse; first, last bound the dates (inclusive)."""
+    symbols, min_len, max_len shape copy/reverse; first, last bound the dates (inclusive).
+    short_days: the fraction of training dates whose day of month has one digit (1-9); None keeps the uniform
+    draw (about 30%). The held-out dates are always uniform."""
     _check_task(task)
     check_int("n_train", n_train)
     check_int("n_test", n_test, low=0)
     check_int("seed", seed, low=0)
+    if short_days is not None and (task != "dates" or not is_number(short_days) or not 0 <= short_days <= 1):
+        raise ValueError(f"short_days must be None or, for the dates task, a number in [0, 1]; got {short_days!r} "
+                         f"for task {task!r}")
     rng = random.Random(seed)
     if task == "dates":
         if not (isinstance(first, date) and isinstance(last, date) and first <= last):
@@ -87,6 +92,16 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
 
         def draw():
             return first + timedelta(days=rng.randrange(space))
+
+        if short_days is not None:
+            def draw_train():  # a uniform date of the chosen kind: rejection sampling
+                short = rng.random() < short_days
+                day = draw()
+                while (day.day < 10) != short:
+                    day = draw()
+                return day
+        else:
+            draw_train = draw
 
         def render(day, r: random.Random):
             return format_date(day, r.choice(DATE_FORMATS)), day.isoformat()
@@ -101,6 +116,7 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
 
         def render(text, r: random.Random):
             return text, (text if task == "copy" else text[::-1])
+        draw_train = draw
     if n_test > space // 2:
         raise ValueError(f"n_test={n_test} is too large: task {task!r} has {space} distinct examples with these "
                          f"settings and at most half of them ({space // 2}) may be held out")
@@ -109,7 +125,7 @@ def make_dataset(task: str, n_train: int, n_test: int, seed: int = 0, *, symbols
         held_out.setdefault(draw(), None)
     train_keys = []
     while len(train_keys) < n_train:
-        key = draw()
+        key = draw_train()
         if key not in held_out:
             train_keys.append(key)
     # The held-out examples get their surface forms from an RNG of their own, so they depend only on seed

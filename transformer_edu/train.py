@@ -1,12 +1,16 @@
 """Train a Transformer on one of the book's tasks from the command line, and save it.
 
-    python -m transformer_edu.train --task dates --steps 1500 --seed 0 --out transformer_edu/checkpoints/dates.pt
+    python -m transformer_edu.train --task dates --steps 1500 --seed 0 --threads 1 \
+        --out transformer_edu/checkpoints/dates.pt
 
 prints the exact match on the held-out examples at the end and, with --out, writes the checkpoint and a
 JSON file beside it (same name, .json) recording the command, seeds, steps, wall time, accuracy and versions.
 The held-out set depends only on --task, --n-test and --data-seed, never on the training run, so
 `make_dataset(task, 1, n_test, data_seed)[1]` rebuilds it (chapter 13 and tests/test_checkpoint.py do).
-The defaults are the settings of the book's shipped dates checkpoint (transformer_edu/checkpoints/dates.json).
+The command above makes the book's shipped dates checkpoint (transformer_edu/checkpoints/dates.json): the
+defaults, on one thread. Run under the Makefile's kernel pin
+(ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2, as `make` exports them), it gives the same bits on any x86-64 CPU with
+AVX2; chapter 11 trains the same model in the same way and checks that it gets these weights.
 """
 from __future__ import annotations
 
@@ -48,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--n-train", type=int, default=None, help="training examples (default: steps x batch size)")
     add("--n-test", type=int, default=1000, help="held-out examples, never seen in training")
     add("--data-seed", type=int, default=0, help="seeds the data set, held-out part included")
+    add("--short-days", type=float, default=None,
+        help="dates task: fraction of training dates with a one-digit day (default: uniform dates, about 0.3)")
     add("--eval-every", type=int, default=0, help="report held-out metrics every so many steps (0: only at the end)")
     add("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     add("--no-progress", action="store_true", help="no progress bar")
@@ -65,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     n_train = args.n_train or args.steps * args.batch_size
-    train_pairs, test_pairs = make_dataset(args.task, n_train, args.n_test, seed=args.data_seed)
+    train_pairs, test_pairs = make_dataset(args.task, n_train, args.n_test, seed=args.data_seed,
+                                           short_days=args.short_days)
     tokenizers = build_tokenizers(args.task)
     config = TransformerConfig(
         src_vocab_size=tokenizers[0].vocab_size, tgt_vocab_size=tokenizers[1].vocab_size, d_model=args.d_model,
@@ -87,13 +94,15 @@ def main(argv: list[str] | None = None) -> dict:
           f"held-out exact match on {len(test_pairs)} examples: {accuracy:.4f}")
     record = {
         "command": "python -m transformer_edu.train " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "task": args.task, "seed": args.seed, "data_seed": args.data_seed, "steps": args.steps,
+        "task": args.task, "seed": args.seed, "data_seed": args.data_seed, "short_days": args.short_days,
+        "steps": args.steps,
         "n_train": len(train_pairs), "n_test": len(test_pairs), "config": config.to_dict(),
         "training": {"batch_size": args.batch_size, "warmup_steps": args.warmup, "lr_factor": args.lr_factor,
                      "smoothing": args.smoothing, "optimizer": "Adam(0.9, 0.98, eps=1e-9), noam_lr schedule"},
         "held_out_exact_match": accuracy, "final_train_loss": round(history["train_loss"][-1], 4),
         "wall_seconds": round(wall, 1), "update_seconds": round(history["train_seconds"][-1], 1),
         "load_average_before": round(load_before, 2), "threads": torch.get_num_threads(),
+        "kernel_pin": {name: os.environ.get(name) for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")},
         "torch": str(torch.__version__), "python": platform.python_version(),
     }
     if args.out is not None:

@@ -61,6 +61,7 @@ def token_list(tokens, name: str, expected: int | None = None, what: str = "") -
 def display_token(token: str, limit: int = 16) -> str:
     """A token as literal text for a label: control characters spelled out, long tokens shortened."""
     shown = token.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    shown = shown.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # matplotlib breaks lines at these
     return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"
 
 
@@ -499,4 +500,34 @@ def model_diagram(model, title: str | None = None) -> Figure:
     ax.set_xlim(-1.3, 11.0)
     ax.set_ylim(-0.2, y + 0.3)
     ax.set_title(title or "The Transformer, drawn from the model's modules")
+    return fig
+
+
+def error_slices(report, target: float = 0.99, title: str | None = None) -> Figure:
+    """Exact match per input format, per day of the month and per month, from an
+    error_analysis.ErrorReport: one bar per slice, the `target` as a dashed line. Bars below it are drawn
+    in a second colour and hatched, so they stand out without colour."""
+    if not all(callable(getattr(report, name, None)) for name in ("by", "cells")):
+        raise ValueError(f"report must be an error_analysis.ErrorReport, got {type(report).__name__}")
+    panels = [("format", "input format"), ("day", "day of the month"), ("month", "month")]
+    fig = _new_figure(12.0, 3.6)
+    axes = fig.subplots(1, 3, width_ratios=[1.2, 2.4, 1.1])
+    for ax, (attribute, xlabel) in zip(axes, panels):
+        slices = report.by(attribute)
+        accuracy = np.array([s.accuracy for s in slices]) * 100
+        low = accuracy < target * 100
+        x = np.arange(len(slices))
+        bars = ax.bar(x, accuracy, color=[OKABE_ITO[5] if b else OKABE_ITO[0] for b in low], width=0.75)
+        for bar, b in zip(bars, low):
+            bar.set_hatch("//" if b else "")
+        ax.axhline(target * 100, color="black", linestyle="--", linewidth=1, label=f"{target:.0%}")
+        labels = [str(i + 1) for i in range(len(slices))] if attribute == "format" else [str(s.value) for s in slices]
+        ax.set_xticks(x, labels, fontsize=7 if attribute == "day" else 8)
+        ax.set_xlabel(xlabel + (" (DATE_FORMATS order)" if attribute == "format" else ""))
+        ax.set_ylim(max(0.0, min(accuracy.min(), target * 100) - 2), 100.5)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("exact match (%)")
+    axes[0].legend(loc="lower left", fontsize=8)
+    fig.suptitle(title or f"Exact match per slice ({len(report.examples):,} dates, "
+                          f"{report.accuracy:.2%} overall)")
     return fig
