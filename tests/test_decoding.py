@@ -11,8 +11,11 @@ from torch.nn.utils.rnn import pad_sequence
 import transformer_edu
 from transformer_edu import Transformer, TransformerConfig, causal_mask
 from transformer_edu.checkpoint import load_checkpoint
-from transformer_edu.data import make_dataset
-from transformer_edu.decoding import beam_search, decode_step_by_step, greedy_decode, lp, sample
+from transformer_edu.checks import NonFiniteError
+from transformer_edu.data import build_tokenizers, make_dataset
+from transformer_edu.decoding import (beam_search, decode_step_by_step, greedy_decode, lp, sample,
+                                      tempered_probabilities)
+from transformer_edu.evaluation import predict
 
 PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
 V = 12
@@ -426,6 +429,85 @@ def test_max_len_caps_the_output_and_defaults_to_input_length_plus_50():
     assert greedy_decode(model, src, stop_at_eos=False).shape == (1, 1 + 3 + 50)
 
 
+def never_ending_table(vocab: int) -> torch.Tensor:
+    """A model that says A or B forever: EOS (like PAD and BOS) has probability 0, so only max_len stops it."""
+    table = torch.zeros(1, vocab, vocab, dtype=torch.float64)
+    table[..., A] = table[..., B] = 0.5
+    return table
+
+
+@pytest.mark.parametrize("src_length, expected", [(3, 3 + 50), (14, 64), (30, 64)])
+def test_every_entry_point_defaults_to_input_length_plus_50_at_most_config_max_len(src_length, expected):
+    """config.max_len is 64: beyond it the model has no positions, so the default stops there (it raised)."""
+    model = TableTransformer(never_ending_table(5)).double()
+    src = torch.full((2, src_length), A)
+    assert model.config.max_len == 64
+    for ids in (greedy_decode(model, src), sample(model, src, generator=torch.Generator().manual_seed(0)),
+                beam_search(model, src, beam_size=2)):
+        assert ids.shape == (2, 1 + expected)
+    assert len(decode_step_by_step(model, src[:1])) == expected
+
+
+def test_predict_has_the_same_default_max_len_as_greedy_decoding():
+    tokenizers = build_tokenizers("copy")
+    model = TableTransformer(never_ending_table(tokenizers[1].vocab_size)).double()
+    a = tokenizers[1].id_to_token(A)
+    for source in ("abc", "abcdefghij" * 3):
+        src = torch.tensor([tokenizers[0].encode(source)])
+        assert predict(model, [source], *tokenizers) == [tokenizers[1].decode(greedy_decode(model, src)[0])]
+        assert predict(model, [source], *tokenizers) == [a * min(len(source) + 50, 64)]  # A is its every token
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, s: greedy_decode(m, s, max_len=65), lambda m, s: sample(m, s, max_len=65),
+    lambda m, s: beam_search(m, s, max_len=65), lambda m, s: decode_step_by_step(m, s[:1], max_len=65)])
+def test_an_explicit_max_len_above_config_max_len_is_an_error_not_lowered(call):
+    with pytest.raises(ValueError, match=r"max_len must be an int in \[1, 64\] \(the model's config.max_len is 64; "
+                                         r"None means input length \+ 50, at most that\), got 65"):
+        call(random_model(0), random_source(0))
+
+
+# --- a source of padding only -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda m, s: greedy_decode(m, s), lambda m, s: sample(m, s), lambda m, s: beam_search(m, s),
+    lambda m, s: decode_step_by_step(m, s[1:2]), lambda m, s: m.encode(s), lambda m, s: m(s, s)])
+def test_a_source_of_only_padding_is_rejected_by_every_entry_point(call):
+    src = random_source(0)
+    src[1] = PAD  # it decoded silently into something, as if it were a sentence
+    with pytest.raises(ValueError, match=r"src_ids row\(s\) \[[01]\] of the batch of shape \([14], 6\) hold only "
+                                         r"padding \(pad_id 0\): every sequence needs at least one real token"):
+        call(random_model(0), src)
+
+
+# --- NaN and inf ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda m, s: greedy_decode(m, s), lambda m, s: sample(m, s, temperature=1e-300), lambda m, s: beam_search(m, s),
+    lambda m, s: decode_step_by_step(m, s[:1])])
+@pytest.mark.parametrize("where, name, message", [
+    (lambda m: m.decoder.layers[1].feed_forward.w_2.weight, "decoder.layers.1.feed_forward.w_2.weight",
+     r"logits \(Transformer.decode's output\) holds [\d,]+ NaN among"),
+    (lambda m: m.encoder.layers[0].self_attn.w_k.bias, "encoder.layers.0.self_attn.w_k.bias",
+     r"memory \(Transformer.encode's output\) holds [\d,]+ NaN among")])
+def test_a_nan_weight_stops_decoding_with_an_error_naming_it(call, where, name, message):
+    """argmax takes the first NaN as the largest value: with PAD and BOS ruled out, EOS, so greedy decoding
+    returned empty outputs; sampling raised torch's RuntimeError. Now the model's output check names the weight."""
+    model = random_model(0)
+    with torch.no_grad():
+        where(model).view(-1)[0] = float("nan")
+    with pytest.raises(NonFiniteError, match=message + rf".*in 1 tensor\(s\): {name}\. Usual causes: a training "
+                                             r"run that diverged"):
+        call(model, random_source(0))
+
+
+def test_predict_rejects_a_source_without_tokens():
+    tokenizers = build_tokenizers("copy")
+    model = TableTransformer(never_ending_table(tokenizers[1].vocab_size)).double()
+    with pytest.raises(ValueError, match="has no tokens"):
+        predict(model, ["abc", ""], *tokenizers)
+
+
 # --- sampling --------------------------------------------------------------------------------------------
 
 def test_sampling_is_reproducible_with_a_generator_and_varies_across_seeds():
@@ -463,6 +545,67 @@ def test_top_k_samples_only_the_k_most_probable_tokens():
     assert set(kept.tolist()) == {A, B}
 
 
+# --- sampling at the limits of the temperature ------------------------------------------------------------
+
+TINY_TEMPERATURES = [1e-8, 1e-40, 1e-300, 5e-324]  # 5e-324: the smallest float > 0. From 1e-40 on, dividing
+# float32 logits by the temperature overflowed, and torch.multinomial raised a RuntimeError about inf and NaN.
+
+
+@pytest.mark.parametrize("temperature", TINY_TEMPERATURES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tiny_temperatures_sample_exactly_what_greedy_decoding_gives(temperature, dtype, seed):
+    model, src = random_model(seed).to(dtype), random_source(seed)
+    greedy = greedy_decode(model, src, max_len=15)
+    for top_k in (None, 3):
+        draws = sample(model, src, max_len=15, temperature=temperature, top_k=top_k,
+                       generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(draws, greedy)
+
+
+@pytest.mark.parametrize("temperature", [1e-40, 5e-324])
+def test_tiny_temperatures_give_the_shipped_models_greedy_outputs(dates, temperature):
+    model, src, _ = dates  # float32
+    draws = sample(model, src, temperature=temperature, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(draws, greedy_decode(model, src))
+
+
+def test_a_tiny_temperature_shares_the_probability_between_exactly_tied_tokens():
+    """The limit of softmax(z / T) as T -> 0 is uniform over the tokens tied for the largest logit; greedy
+    decoding takes the lowest id of them."""
+    table = torch.zeros(1, 5, 5, dtype=torch.float64)
+    table[0, :] = distribution(A=0.4, B=0.4)  # the same float: an exact tie
+    model, src = TableTransformer(table).double(), torch.full((2000, 1), 3)
+    first = sample(model, src, max_len=1, temperature=1e-300, generator=torch.Generator().manual_seed(0))[:, 1]
+    assert set(first.tolist()) == {A, B} and 0.45 < float((first == A).double().mean()) < 0.55
+    assert greedy_decode(model, src[:1], max_len=1).tolist() == [[BOS, A]]
+    assert tempered_probabilities(table[0, BOS].log(), 1e-300).tolist() == [0.0, 0.0, 0.0, 0.5, 0.5]
+
+
+@pytest.mark.parametrize("temperature, top_k, allowed", [
+    (1e300, None, [EOS, A, B]), (1.7e308, None, [EOS, A, B]), (1e300, 2, [A, B])])
+def test_huge_temperatures_draw_uniformly_among_the_tokens_allowed(temperature, top_k, allowed):
+    model, src = TableTransformer(myopic_table()).double(), torch.full((3000, 1), 3)
+    first = sample(model, src, max_len=1, temperature=temperature, top_k=top_k,
+                   generator=torch.Generator().manual_seed(0))[:, 1]
+    expected = torch.zeros(5, dtype=torch.float64)
+    expected[allowed] = 1 / len(allowed)
+    torch.testing.assert_close(torch.bincount(first, minlength=5).double() / len(first), expected, atol=0.03, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tempered_probabilities_are_softmax_at_temperature_one_and_exact_at_both_limits(dtype):
+    logits = 4 * torch.randn(8, 30, generator=torch.Generator().manual_seed(0)).to(dtype)  # (B, V)
+    logits[:, [PAD, BOS]] = float("-inf")  # never generated
+    assert torch.equal(tempered_probabilities(logits, 1.0), torch.softmax(logits, dim=-1))  # bit for bit
+    torch.testing.assert_close(tempered_probabilities(logits, 0.7), torch.softmax(logits / 0.7, dim=-1))
+    for temperature in TINY_TEMPERATURES:  # all the probability on the largest logit
+        assert torch.equal(tempered_probabilities(logits, temperature), F.one_hot(logits.argmax(-1), 30).to(dtype))
+    uniform = torch.full((8, 30), 1 / 28, dtype=dtype).index_fill(1, torch.tensor([PAD, BOS]), 0.0)
+    for temperature in (1e300, 1.7e308):  # the same probability for every token allowed
+        torch.testing.assert_close(tempered_probabilities(logits, temperature), uniform)
+
+
 # --- step by step ----------------------------------------------------------------------------------------
 
 def test_step_by_step_shows_prefixes_and_top_candidates():
@@ -495,15 +638,16 @@ def test_decoding_leaves_the_model_in_training_mode_if_it_was():
 @pytest.mark.parametrize("call, message", [
     (lambda m, s: beam_search(m, s, max_len=5, beam_size=0), r"beam_size must be an int in \[1, 12\].*got 0"),
     (lambda m, s: beam_search(m, s, max_len=5, length_penalty=-1.0), r"length_penalty.*>= 0.*got -1.0"),
-    (lambda m, s: sample(m, s, max_len=5, temperature=0.0), r"temperature must be a finite number > 0, got 0.0"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=0.0), r"temperature must be a finite number > 0 .*got 0.0"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=-1e-300), r"finite number > 0 .*got -1e-300"),
     (lambda m, s: sample(m, s, max_len=5, temperature=float("nan")), "temperature"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=float("inf")), r"1e300 already draws uniformly.*got inf"),
     (lambda m, s: sample(m, s, max_len=5, top_k=0), r"top_k must be an int in \[1, 12\].*got 0"),
     (lambda m, s: sample(m, s, max_len=5, top_k=13), r"top_k .*got 13"),
     (lambda m, s: sample(m, s, max_len=5, generator=0), "torch.Generator"),
     (lambda m, s: greedy_decode(m, s, max_len=0), r"max_len must be an int in \[1, 64\].*got 0"),
     (lambda m, s: greedy_decode(m, s, max_len=65), r"config.max_len is 64.*got 65"),
     (lambda m, s: greedy_decode(m, s, max_len=2.5), "max_len .*got 2.5"),
-    (lambda m, s: greedy_decode(m, torch.randint(3, V, (1, 20))), r"input length 20 \+ 50.*got 70"),
     (lambda m, s: greedy_decode(m, s[0], max_len=5), r"src_ids must have shape \(batch, length\)"),
     (lambda m, s: greedy_decode(m, s.double(), max_len=5), "integer token ids"),
     (lambda m, s: greedy_decode(m, s + V, max_len=5), r"src_ids must be in \[0, 11\]"),

@@ -108,3 +108,60 @@ def test_weights_are_tied_when_embeddings_are_shared():
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call(small_model())
+
+
+# --- NaN and inf: at the stacks' inputs and the model's outputs, not in every layer ---------------------
+
+def with_one(x: torch.Tensor, value: float, index: tuple) -> torch.Tensor:
+    x = x.clone()
+    x[index] = value
+    return x
+
+
+@pytest.mark.parametrize("value, counted", [(float("nan"), "1 NaN"), (float("inf"), "1 inf"), (-float("inf"), "1 inf")])
+@pytest.mark.parametrize("call, name", [
+    (lambda m, x: m.encoder(x), "encoder input"),
+    (lambda m, x: m.decoder(x, torch.randn(2, 5, 64, dtype=torch.float64)), "decoder input"),
+    (lambda m, x: m.decoder(torch.randn(2, 5, 64, dtype=torch.float64), x), "memory")])
+def test_features_given_to_a_stack_must_be_finite(value, counted, call, name):
+    """One NaN in a key used to make every output of the stack NaN, silently."""
+    x = with_one(torch.randn(2, 3, 64, dtype=torch.float64), value, (1, 2, 7))
+    with pytest.raises(ValueError, match=rf"{name} holds {counted} among 384 values, the first at index \(1, 2, 7\)\. "
+                                         r"Usual causes: non-finite weights"):
+        call(small_model(), x)
+
+
+@pytest.mark.parametrize("where, name, output", [
+    (lambda m: m.encoder.layers[1].feed_forward.w_1.weight, "encoder.layers.1.feed_forward.w_1.weight", "memory"),
+    (lambda m: m.decoder.layers[0].cross_attn.w_o.bias, "decoder.layers.0.cross_attn.w_o.bias", "logits"),
+    (lambda m: m.decoder.layers[1].add_norm_ff.norm.weight, "decoder.layers.1.add_norm_ff.norm.weight", "logits")])
+def test_a_nan_weight_is_named_by_the_models_output_check(where, name, output):
+    model = small_model()
+    with torch.no_grad():
+        where(model).view(-1)[3] = float("nan")
+    src, tgt = torch.randint(4, V, (2, 6)), torch.randint(4, V, (2, 5))
+    with pytest.raises(ValueError, match=rf"{output} \(Transformer.(en|de)code's output\) holds .*NaN.*The model's "
+                                         rf"weights hold NaN or inf, in 1 tensor\(s\): {name}\. Usual causes: a "
+                                         r"training run that diverged \(a learning rate too high, no warm-up"):
+        model(src, tgt)
+
+
+def test_a_nan_in_the_embedding_table_is_found_where_it_enters_the_encoder():
+    model = small_model(share_embeddings=False)  # (tied, row 7 would also be the output layer's: logit 7 NaN)
+    with torch.no_grad():
+        model.src_embed.weight[7, 0] = float("nan")
+    model(torch.tensor([[5, 6]]), torch.tensor([[1, 5]]))  # token 7 not used: all finite
+    with pytest.raises(ValueError, match=r"encoder input holds 1 NaN among 192 values, the first at index \(0, 1, 0\)"
+                                         r".*inside a Transformer, the embedding table"):
+        model(torch.tensor([[5, 7, 6]]), torch.tensor([[1, 5]]))
+
+
+def test_a_float16_overflow_is_told_apart_from_broken_weights():
+    model = Transformer(TransformerConfig.small(vocab_size=V)).eval().half()  # float16 runs on CPU too
+    src, tgt = torch.randint(4, V, (2, 6)), torch.randint(4, V, (2, 5))
+    assert model(src, tgt).isfinite().all()
+    with torch.no_grad():
+        model.src_embed.weight.mul_(300)  # still finite, but products in attention pass 65,504
+    with pytest.raises(ValueError, match=r"holds .*(NaN|inf).*The weights are finite, so a value overflowed on the "
+                                         r"way: in float16 \(values above 65,504: compute in float32 or bfloat16\)"):
+        model(src, tgt)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from transformer_edu import Transformer, TransformerConfig
 from transformer_edu.checkpoint import load_checkpoint
+from transformer_edu.checks import NonFiniteError
 from transformer_edu.data import build_tokenizers, iterate_batches, make_batch, make_dataset
 from transformer_edu.decoding import greedy_decode
 from transformer_edu.training import (LabelSmoothingLoss, evaluate_loss, exact_match, held_out_evaluator,
@@ -224,6 +225,43 @@ def test_train_rejects_bad_data_and_models():
         train("model", train_pairs, steps=5, tokenizers=tokenizers, progress=False)
 
 
+# --- a run that diverges stops, at the step where it did -----------------------------------------------
+
+def test_a_nan_loss_stops_the_step_before_it_reaches_the_weights():
+    model, train_pairs, _, tokenizers = tiny_setup()
+    batch = make_batch(train_pairs[:8], *tokenizers)
+    optimizer, scheduler = make_optimizer(model, warmup_steps=10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    nan_loss = lambda logits, target: LabelSmoothingLoss()(logits, target) * float("nan")  # noqa: E731
+    with pytest.raises(NonFiniteError, match=r"^the loss is nan, so the weights were left as they were before this "
+                                             r"update\. Usual causes: a learning rate too high"):
+        train_step(model, batch, nan_loss, optimizer, scheduler)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert scheduler.last_epoch == 0 and not optimizer.state  # no update was made
+
+
+def test_a_diverging_run_stops_with_its_step_and_learning_rate():
+    """It used to go on, NaN loss after NaN loss, to the last step."""
+    model, train_pairs, _, tokenizers = tiny_setup()
+    with pytest.raises(NonFiniteError, match=r"^training stopped at step (\d+) of 40 \(learning rate [\d.e+]+\): "
+                                             r".*(NaN|inf).*a learning rate too high"):
+        train(model, train_pairs, tokenizers=tokenizers, steps=40, batch_size=8, warmup_steps=1, lr_factor=1e8,
+              progress=False)
+
+
+def test_weights_made_non_finite_by_the_last_update_are_reported(tmp_path):
+    model, train_pairs, _, tokenizers = tiny_setup()
+    optimizer = torch.optim.SGD(model.parameters(), lr=float("nan"))  # every weight NaN after one update
+    with pytest.raises(NonFiniteError, match=r"^training stopped at step 1 of 1 \(learning rate nan\): the weights "
+                                             r"are not all finite after the last update \(src_embed.table.weight, "):
+        train(model, train_pairs, tokenizers=tokenizers, steps=1, batch_size=8, optimizer=optimizer, progress=False)
+    model, train_pairs, _, tokenizers = tiny_setup()
+    optimizer = torch.optim.SGD(model.parameters(), lr=float("nan"))
+    with pytest.raises(NonFiniteError, match=r"^training stopped at step 2 of 2 \(learning rate nan\): encoder input "
+                                             r"holds [\d,]+ NaN"):  # the next forward pass finds them where they enter
+        train(model, train_pairs, tokenizers=tokenizers, steps=2, batch_size=8, optimizer=optimizer, progress=False)
+
+
 # --- evaluation -----------------------------------------------------------------------------------------
 
 def test_exact_match_and_predict_agree_and_validate():
@@ -290,14 +328,14 @@ def test_evaluate_loss_is_per_token_and_ignores_dropout():
 
 @pytest.mark.slow
 def test_copy_task_is_learned_through_the_public_api():
-    """About 25 s on 2 idle cores: 800 updates of the small preset, then greedy decoding of held-out strings."""
+    """800 updates of the small preset, then greedy decoding of held-out strings. Bounded by steps, not seconds:
+    how long it takes depends on the machine and its load (benchmarks/copy_task.py times it)."""
     train_pairs, test_pairs = make_dataset("copy", 800 * 128, 500, seed=0)
     tokenizers = build_tokenizers("copy")
     torch.manual_seed(0)
     model = Transformer(TransformerConfig.small(vocab_size=tokenizers[0].vocab_size, max_len=64))
     history = train(model, train_pairs, tokenizers=tokenizers, steps=800, batch_size=128, warmup_steps=400,
                     lr_factor=0.5, seed=0, progress=False)
-    assert history["train_seconds"][-1] < 60, f"training took {history['train_seconds'][-1]:.0f} s (limit 60 s)"
     assert exact_match(model, test_pairs, *tokenizers) >= 0.99
     src = torch.tensor([tokenizers[0].encode("jihgfedcba")])
     out = greedy_decode(model, src)  # (1, 1 + n): BOS, the copy, EOS

@@ -1,5 +1,5 @@
 """Beam search with the GNMT length penalty (paper section 6.1): beam size 4, alpha = 0.6, maximum output
-length = input length + 50, "terminate early when possible".
+length = input length + 50 (here at most config.max_len), "terminate early when possible".
 
 Greedy decoding and sampling, and the helpers shared with them, are in decoding.py; its docstring explains
 the three methods side by side.
@@ -28,6 +28,7 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
                 use_cache: bool = True, return_scores: bool = False):
     """The best hypothesis per sentence under log P(Y | x) / lp(Y). Shapes: src_ids (B, S) -> ids (B, 1 + n)
     [, scores (B,) the normalized log-probabilities]. All B x beam_size hypotheses run as one batch.
+    max_len None = input length S + 50, at most config.max_len, as for greedy_decode.
 
     At each step every live hypothesis is extended by every token except PAD and BOS, and the beam_size
     best extensions (by log P) are kept: those ending in EOS are finished (ranked with the length penalty

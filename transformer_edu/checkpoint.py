@@ -12,6 +12,9 @@ torch.load(path, weights_only=True) reads it without running any pickled code:
 Shared weights (section 3.4): the state_dict lists the one embedding/output matrix under each of its names;
 torch.save writes its data once, and loading into a fresh Transformer(config), which ties the matrix
 again, puts the values back into the single shared Parameter.
+
+Every weight must be finite: one NaN in a weight makes the model's outputs NaN, so saving and loading both
+refuse a model that holds any (NonFiniteError, a ValueError, naming the tensor).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .checks import NonFiniteError, describe_non_finite, is_finite
 from .config import TransformerConfig
 from .model import Transformer
 from .tokenizer import Tokenizer
@@ -43,6 +47,20 @@ def _check_plain(value, where: str = "extra") -> None:
         # exact types: a subclass such as torch.__version__ (a TorchVersion, not a str) is pickled by class name
         raise ValueError(f"{where} may hold only tensors, str, int, float, bool, None, lists and dicts "
                          f"(so that torch.load(weights_only=True) can read it), got {type(value).__name__}")
+
+
+def _check_finite_weights(state: dict, where: str) -> None:
+    """NonFiniteError naming the first tensors of a state_dict that hold NaN or inf (a shared matrix once)."""
+    tensors = {}  # data pointer -> first name: the tied embedding/output matrix appears under three names
+    for name, t in state.items():
+        if isinstance(t, Tensor) and t.dtype.is_floating_point:
+            tensors.setdefault(t.data_ptr(), name)
+    broken = [name for name in tensors.values() if not is_finite(state[name])]
+    if broken:
+        raise NonFiniteError(f"{where}: weight {broken[0]!r} holds {describe_non_finite(state[broken[0]])}"
+                             f"{f' (and {len(broken) - 1} more tensors: {broken[1:4]})' if len(broken) > 1 else ''}. "
+                             f"Usual causes: a training run that diverged (a learning rate too high, no warm-up, a "
+                             f"float16 overflow) before it was saved, or a file edited by hand")
 
 
 def save_checkpoint(path: str | Path, model: Transformer, config: TransformerConfig | None = None,
@@ -69,8 +87,9 @@ def save_checkpoint(path: str | Path, model: Transformer, config: TransformerCon
     if not isinstance(extra, dict):
         raise ValueError(f"extra must be a dict or None, got {type(extra).__name__}")
     _check_plain(extra)
-    payload = {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _check_finite_weights(state, "not saving a model that load_checkpoint would refuse")
+    payload = {"format": FORMAT, "version": VERSION, "config": config.to_dict(), "state_dict": state,
                "tokenizers": {"src": tokenizers[0].to_dict(), "tgt": tokenizers[1].to_dict()}, "extra": extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +102,7 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, tuple[Tokenizer, Tok
     """(model in eval mode, (source tokenizer, target tokenizer), extra) from a file save_checkpoint wrote.
 
     Raises ValueError for a missing, corrupted or inconsistent file (weights that do not fit the config,
-    shared weights that differ, an unknown format).
+    shared weights that differ, non-finite weights, an unknown format).
     """
     if not isinstance(path, (str, Path)):
         raise ValueError(f"path must be a str or pathlib.Path, got {type(path).__name__}")
@@ -105,6 +124,9 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, tuple[Tokenizer, Tok
     except (TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} has an invalid config: {exc}") from None
     state = payload["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {str(path)!r}: 'state_dict' must be a dict, got {type(state).__name__}")
+    _check_finite_weights(state, f"checkpoint {str(path)!r}")  # first: NaN != NaN, also in the shared matrix
     if config.share_embeddings and all(name in state for name in TIED_NAMES):
         if not all(torch.equal(state[TIED_NAMES[0]], state[name]) for name in TIED_NAMES[1:]):
             raise ValueError(f"checkpoint {str(path)!r}: the config shares one embedding/output matrix, but the "

@@ -92,7 +92,7 @@ class Decoder(nn.Module):
         """Shapes: y (B, T, D) embedded target, memory (B, S, D) -> (B, T, D)
         [, self weights list of N (B, H, T, T), cross weights list of N (B, H, T, S)]."""
         for name, t in (("decoder input", y), ("memory", memory)):
-            check_features(t, self.d_model, name, weight_dtype(self))
+            check_features(t, self.d_model, name, weight_dtype(self), finite=True)  # once, not in each layer
         if y.shape[0] != memory.shape[0]:
             raise ValueError(f"decoder input and memory must share the batch size, got {y.shape[0]} and {memory.shape[0]}")
         self_weights, cross_weights = [], []

@@ -21,6 +21,11 @@ Every function encodes the source once. With use_cache=True each step feeds the 
 token and reuses the keys and values of earlier positions (KVCache); use_cache=False re-runs the decoder
 over the whole prefix: the same tokens, more time (benchmarks/kv_cache.py). Outputs are (B, L) ids that
 start with BOS; after its EOS a sequence is filled with PAD. The model is in eval mode while decoding.
+
+max_len, the most tokens generated after BOS, defaults for every function here (and for evaluation.predict)
+to the input length S (the width of src_ids) + 50, as in section 6.1, at most config.max_len: the model has
+positions for config.max_len target tokens only. A max_len given explicitly above config.max_len is an
+error, not silently lowered. A source row made only of padding is a ValueError, as in Transformer.encode.
 """
 from __future__ import annotations
 
@@ -31,12 +36,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .checks import check_int, is_number
+from .checks import check_int, check_real_tokens, is_number
 from .decoder import KVCache
 from .masks import causal_mask, check_token_ids, padding_mask
 from .model import Transformer
 
-EXTRA_LENGTH = 50  # section 6.1: maximum output length = input length + 50
+EXTRA_LENGTH = 50  # section 6.1: maximum output length = input length + 50 (capped at config.max_len)
 
 
 @contextmanager
@@ -53,17 +58,23 @@ def _inference(model: Transformer):
         model.train(was_training)
 
 
+def default_max_len(src_length: int, config_max_len: int) -> int:
+    """The max_len every decoding function uses when given None: input length + 50, at most config.max_len."""
+    return min(src_length + EXTRA_LENGTH, config_max_len)
+
+
 def _check_common(model, src_ids, max_len, pad_id=None, **token_ids) -> tuple[int, int]:
-    """Validate what every decoding function takes; return max_len (input length + 50 when None) and
+    """Validate what every decoding function takes; return max_len (default_max_len when None) and
     pad_id (config.pad_id when None)."""
     if not isinstance(model, Transformer):
         raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
     check_token_ids(src_ids, model.config.src_vocab_size, "src_ids")
-    why = f" (the model's config.max_len is {model.config.max_len})"
+    check_real_tokens(src_ids, model.config.pad_id, "src_ids")
     if max_len is None:
-        max_len = src_ids.shape[1] + EXTRA_LENGTH
-        why += f"; max_len=None means input length {src_ids.shape[1]} + {EXTRA_LENGTH}"
-    check_int("max_len", max_len, 1, model.config.max_len, why)
+        max_len = default_max_len(src_ids.shape[1], model.config.max_len)
+    check_int("max_len", max_len, 1, model.config.max_len,
+              f" (the model's config.max_len is {model.config.max_len}; None means input length + {EXTRA_LENGTH}, "
+              f"at most that)")
     pad_id = model.config.pad_id if pad_id is None else pad_id
     for name, value in dict(token_ids, pad_id=pad_id).items():
         check_int(name, value, 0, model.config.tgt_vocab_size - 1, " (a target vocabulary id)")
@@ -115,14 +126,32 @@ def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache
     return ys.clone()
 
 
+def tempered_probabilities(logits: Tensor, temperature: float) -> Tensor:
+    """softmax(logits / temperature) over the last axis, for every finite temperature > 0. Shapes: (..., V).
+
+    Dividing first can overflow: in float32, logits / 1e-40 is inf, and softmax then computes inf - inf =
+    NaN. Here each row's largest logit is subtracted first, so every value is <= 0, and exactly 0 at the
+    largest; divided by a tiny temperature, the others become huge negative numbers or -inf, whose exp is 0.
+    So the limit is exact: as temperature -> 0 all the probability goes to the largest logit, the token
+    greedy decoding takes (shared equally if several tie exactly: greedy takes the lowest id of those).
+    The division runs in float64, which holds every positive Python float (float32 turns 1e-46 into 0); the
+    rest in the logits' dtype, or float32 for float16 and bfloat16 (as softmax computes them). softmax
+    subtracts the maximum itself too, so at temperature 1 this is softmax(logits) bit for bit.
+    """
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    shifted = logits - logits.amax(dim=-1, keepdim=True)  # (..., V): <= 0, and 0 at the largest logit
+    return torch.softmax((shifted.double() / temperature).to(logits.dtype), dim=-1)  # -inf stays -inf: p = 0
+
+
 def greedy_decode(model: Transformer, src_ids: Tensor, max_len: int | None = None, bos_id: int = 1,
                   eos_id: int = 2, pad_id: int | None = None, use_cache: bool = True,
                   stop_at_eos: bool = True) -> Tensor:
     """Most probable token (never PAD or BOS) at each step. Shapes: src_ids (B, S) -> ids (B, 1 + n),
     n <= max_len tokens after BOS. Stops once every sequence has produced EOS; stop_at_eos=False treats EOS
-    as any other token and always generates max_len tokens (for timing). max_len None = input length + 50;
-    pad_id None = config.pad_id. For the attention behind each choice, run model(src_ids, ids, tgt_mask=causal_mask(L),
-    return_attention=True) on the result: by causality, position t recomputes step t exactly."""
+    as any other token and always generates max_len tokens (for timing). max_len None = input length S + 50,
+    at most config.max_len; pad_id None = config.pad_id. For the attention behind each choice, run
+    model(src_ids, ids, tgt_mask=causal_mask(L), return_attention=True) on the result: by causality, position
+    t recomputes step t exactly."""
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
     return _generate(model, src_ids, max_len, lambda logits: logits.argmax(dim=-1),
                      bos_id, eos_id, pad_id, use_cache, stop_at_eos)
@@ -133,22 +162,25 @@ def sample(model: Transformer, src_ids: Tensor, max_len: int | None = None, temp
            pad_id: int | None = None, use_cache: bool = True, stop_at_eos: bool = True) -> Tensor:
     """Draw each token from softmax(logits / temperature), keeping only the top_k most probable (ties at the
     k-th value are kept); PAD and BOS get probability 0 first, so top_k counts the other tokens.
-    Temperature < 1 sharpens, > 1 flattens; as it goes to 0 sampling becomes greedy. Pass a torch.Generator
-    to make the draws reproducible. Shapes as in greedy_decode."""
+    Temperature < 1 sharpens, > 1 flattens. Every finite temperature > 0 works, down to the smallest float
+    (5e-324): as it goes to 0 sampling becomes greedy decoding (see tempered_probabilities), and a huge one
+    (1e300) draws uniformly among the tokens allowed. Pass a torch.Generator to make the draws reproducible.
+    max_len as in greedy_decode; shapes too."""
     max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
     if not is_number(temperature) or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        raise ValueError(f"temperature must be a finite number > 0 (1e300 already draws uniformly among the "
+                         f"allowed tokens, 1e-300 already decodes greedily), got {temperature!r}")
     if top_k is not None:
         check_int("top_k", top_k, 1, model.config.tgt_vocab_size, " (None keeps the whole vocabulary)")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
     def choose(logits: Tensor) -> Tensor:
-        logits = logits / temperature  # (B, V)
-        if top_k is not None:
+        if top_k is not None:  # on the logits themselves: dividing by a temperature keeps their order
             kth_best = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
             logits = logits.masked_fill(logits < kth_best, float("-inf"))  # the rest get probability 0
-        return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]  # (B,)
+        probs = tempered_probabilities(logits, temperature)  # (B, V)
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
 
     return _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos)
 
@@ -165,7 +197,7 @@ class DecodingStep:
 def decode_step_by_step(model: Transformer, src_ids: Tensor, max_len: int | None = None, top: int = 3,
                         bos_id: int = 1, eos_id: int = 2) -> list[DecodingStep]:
     """Greedy decoding of one sentence (src_ids (1, S)), returning every step; the last prefix plus its
-    chosen token is greedy_decode's output."""
+    chosen token is greedy_decode's output (max_len as there)."""
     max_len, pad_id = _check_common(model, src_ids, max_len, bos_id=bos_id, eos_id=eos_id)
     if src_ids.shape[0] != 1:
         raise ValueError(f"decode_step_by_step takes one sentence, src_ids of shape (1, S), got {tuple(src_ids.shape)}")

@@ -51,7 +51,7 @@ class Encoder(nn.Module):
         """Shapes: x (B, S, D) embedded source, src_mask (B, 1, 1, S) -> memory (B, S, D)
         [, list of N weights (B, H, S, S)]."""
         check_features(x, self.d_model, "encoder input", weight_dtype(self),
-                       hint="; embed token ids first (or call Transformer.encode)")
+                       hint="; embed token ids first (or call Transformer.encode)", finite=True)
         all_weights = []
         for layer in self.layers:
             x, weights = layer(x, src_mask, return_attention=True)  # (B, S, D)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from .checks import check_finite_output, check_real_tokens
 from .config import TransformerConfig
 from .decoder import Decoder, KVCache
 from .embeddings import TokenEmbedding
@@ -82,12 +83,16 @@ class Transformer(nn.Module):
 
     def encode(self, src_ids: Tensor, src_mask: Tensor | None = None, return_attention: bool = False):
         """Shapes: src_ids (B, S) -> memory (B, S, D) [, N encoder weights (B, H, S, S)].
-        src_mask defaults to the padding mask built from config.pad_id."""
+        src_mask defaults to the padding mask built from config.pad_id. Every source needs a real token: a
+        row of padding only has nothing to attend to (ValueError)."""
         check_token_ids(src_ids, self.config.src_vocab_size, "src_ids")
+        check_real_tokens(src_ids, self.config.pad_id, "src_ids")
         if src_mask is None:
             src_mask = padding_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
         x = self.src_position(self.src_embed(src_ids))  # (B, S, D)
-        return self.encoder(x, src_mask, return_attention=return_attention)
+        result = self.encoder(x, src_mask, return_attention=return_attention)
+        check_finite_output(self, result[0] if return_attention else result, "memory (Transformer.encode's output)")
+        return result
 
     def decode(self, tgt_ids: Tensor, memory: Tensor, src_mask: Tensor | None = None,
                tgt_mask: Tensor | None = None, cache: KVCache | None = None, return_attention: bool = False):
@@ -108,10 +113,9 @@ class Transformer(nn.Module):
             # one new token with a cache: every cached position is in its past, so no mask is needed
         y = self.tgt_position(self.tgt_embed(tgt_ids), start=start)  # (B, T, D)
         result = self.decoder(y, memory, src_mask, tgt_mask, return_attention=return_attention, cache=cache)
-        if return_attention:
-            y, self_weights, cross_weights = result
-            return self.output(y), self_weights, cross_weights  # (B, T, V)
-        return self.output(result)  # (B, T, V)
+        logits = self.output(result[0] if return_attention else result)  # (B, T, V)
+        check_finite_output(self, logits, "logits (Transformer.decode's output)")
+        return (logits, *result[1:]) if return_attention else logits
 
     def new_cache(self) -> KVCache:
         """An empty key/value cache for step-by-step decoding (see decoding.py)."""

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .checkpoint import save_checkpoint
-from .checks import check_int, is_number
+from .checks import NonFiniteError, check_int, is_number, non_finite_parameters
 from .data import Seq2SeqBatch, iterate_batches
 from .evaluation import (_check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
                          predict)
@@ -64,13 +64,25 @@ def _batch_stream(data: list, tokenizers, batch_size: int, generator: torch.Gene
             yield from iterate_batches(data, *tokenizers, batch_size, shuffle=True, seed=seed)
 
 
+DIVERGENCE_CAUSES = ("Usual causes: a learning rate too high (lower lr_factor), too short a warm-up, a float16 "
+                     "overflow (train in float32 or bfloat16), or a bad batch (check its inputs)")
+
+
+def _check_loss(loss: torch.Tensor) -> None:
+    """NonFiniteError if the loss is NaN or inf: backward would carry it into every weight."""
+    if not torch.isfinite(loss):
+        raise NonFiniteError(f"the loss is {loss.item()}, so the weights were left as they were before this "
+                             f"update. {DIVERGENCE_CAUSES}")
+
+
 def train_step(model: nn.Module, batch: Seq2SeqBatch, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                scheduler=None, clip_grad_norm: float | None = None) -> float:
     """One update: forward pass with teacher forcing, loss, backward pass, optimizer and schedule step.
-    Returns the loss before the update."""
+    Returns the loss before the update; a NaN or infinite loss raises NonFiniteError instead of updating."""
     model.train()  # dropout on
     logits = model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask)  # (B, T, V)
     loss = loss_fn(logits, batch.tgt_out)  # mean over the real (non-PAD) target tokens
+    _check_loss(loss)  # stop before a NaN or inf reaches the weights
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip_grad_norm is not None:
@@ -126,6 +138,8 @@ def train(model: nn.Module, data: list, *, steps: int, tokenizers=None, batch_si
     (e.g. held_out_evaluator(...)); training stops early when stop_when(metrics) is True. Every
     `checkpoint_every` steps, and at the end, the model is saved to `checkpoint_path` (needs `tokenizers`).
     Reproducible on CPU for a given `seed` (and thread count): it seeds dropout and the data order.
+    A run that diverges stops with a NonFiniteError naming the step and the learning rate: at the first NaN
+    or infinite loss or logits, and if the weights are not all finite at the end.
 
     history: "step", "train_loss", "lr" (the rate that step used), "train_seconds" (time spent in updates so
     far, evaluation excluded), one entry per step; "val_<metric>": lists of (step, value) pairs.
@@ -140,28 +154,37 @@ def train(model: nn.Module, data: list, *, steps: int, tokenizers=None, batch_si
     history: dict[str, list] = {"step": [], "train_loss": [], "lr": [], "train_seconds": []}
     from tqdm.auto import tqdm  # imported here: importing the package stays quiet and light
     bar = tqdm(total=steps, desc="training", disable=not progress)
-    seconds = 0.0
-    for step in range(1, steps + 1):
-        start, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
-        loss = train_step(model, next(batches), loss_fn, optimizer, scheduler, clip_grad_norm)
-        seconds += time.perf_counter() - start
-        for key, value in (("step", step), ("train_loss", loss), ("lr", lr), ("train_seconds", seconds)):
-            history[key].append(value)
-        bar.update(1)
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-        stop = False
-        if eval_fn is not None and (eval_every and step % eval_every == 0 or step == steps):
-            metrics = eval_fn(model)
-            if not isinstance(metrics, dict):
-                raise ValueError(f"eval_fn must return a dict of metric name -> number, got {type(metrics).__name__}")
-            for name, value in metrics.items():
-                history.setdefault(f"val_{name}", []).append((step, float(value)))
-            bar.set_postfix({"loss": f"{loss:.3f}", **{f"val_{k}": f"{float(v):.3f}" for k, v in metrics.items()}})
-            stop = stop_when is not None and bool(stop_when(metrics))
-        if checkpoint_every and (step % checkpoint_every == 0 or step == steps or stop):
-            save_checkpoint(checkpoint_path, model, tokenizers=tokenizers, extra={"step": step, "seed": seed})
-        if stop:
-            break
-    bar.close()
+    seconds, step, lr = 0.0, 0, optimizer.param_groups[0]["lr"]
+    try:  # a NaN or inf met anywhere in a step (loss, logits, evaluation, checkpoint) names that step
+        for step in range(1, steps + 1):
+            start, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
+            loss = train_step(model, next(batches), loss_fn, optimizer, scheduler, clip_grad_norm)
+            seconds += time.perf_counter() - start
+            for key, value in (("step", step), ("train_loss", loss), ("lr", lr), ("train_seconds", seconds)):
+                history[key].append(value)
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            stop = False
+            if eval_fn is not None and (eval_every and step % eval_every == 0 or step == steps):
+                metrics = eval_fn(model)
+                if not isinstance(metrics, dict):
+                    raise ValueError(f"eval_fn must return a dict of metric name -> number, got "
+                                     f"{type(metrics).__name__}")
+                for name, value in metrics.items():
+                    history.setdefault(f"val_{name}", []).append((step, float(value)))
+                bar.set_postfix({"loss": f"{loss:.3f}", **{f"val_{k}": f"{float(v):.3f}" for k, v in metrics.items()}})
+                stop = stop_when is not None and bool(stop_when(metrics))
+            if checkpoint_every and (step % checkpoint_every == 0 or step == steps or stop):
+                save_checkpoint(checkpoint_path, model, tokenizers=tokenizers, extra={"step": step, "seed": seed})
+            if stop:
+                break
+        broken = non_finite_parameters(model)  # the last update may have made them so (a NaN gradient)
+        if broken:
+            raise NonFiniteError(f"the weights are not all finite after the last update ({', '.join(broken[:5])}). "
+                                 f"{DIVERGENCE_CAUSES}")
+    except NonFiniteError as exc:
+        raise NonFiniteError(f"training stopped at step {step} of {steps} (learning rate {lr:.3g}): {exc}") from None
+    finally:
+        bar.close()
     return history
