@@ -7,15 +7,17 @@ NB ?=
 # Optional extra package index for PyTorch, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU
 # build on Linux (PyPI's Linux wheel is the much larger CUDA build). Used only when the environment is installed.
 TORCH_INDEX ?=
-# The same floating-point kernels on every x86-64 CPU with AVX2, so a chapter that trains live (chapter 11) computes
-# the same bits on a laptop, on CI and on the machine that executed the book: PyTorch's own vectorised kernels at
-# the AVX2 level (not AVX-512 where the CPU has it) and MKL's matrix products in their AVX2 reproducible mode.
-# Measured: without these, 200 training steps on an AVX-512 and on an AVX2-only machine end with different weights,
-# and chapter 11's printed outputs differ; with them, identical (tests/test_training.py checks this). The pin cost
-# no measurable speed here. `make lab ATEN_CPU_CAPABILITY= MKL_CBWR=` uses the CPU's fastest kernels instead
-# (PyTorch then warns once that it ignores the empty value).
+# The same floating-point kernels on every x86-64 CPU with AVX2, Intel or AMD, so a chapter that trains live
+# (chapter 11) computes the same bits on a laptop, on CI and on the machine that executed the book: PyTorch's own
+# vectorised kernels at the AVX2 level (not AVX-512 where the CPU has it), and MKL's matrix products in its
+# COMPATIBLE reproducible branch (SSE2 code without approximate instructions), the one branch MKL supports on
+# non-Intel CPUs too: with MKL_CBWR=AVX2 an AMD CPU falls back to its automatic branch, and the chapter 11 outputs
+# executed on an Intel Xeon and on an AMD EPYC differed (measured 2 December 2026). The price: a training step of
+# chapter 11's model takes about 1.6 times as long (75 -> 125 ms on one thread). tests/test_training.py checks the
+# pin. `make lab ATEN_CPU_CAPABILITY= MKL_CBWR=` uses the CPU's fastest kernels instead (PyTorch then warns once
+# that it ignores the empty value), and your numbers will then differ from the book's in the last digits.
 export ATEN_CPU_CAPABILITY ?= avx2
-export MKL_CBWR ?= AVX2
+export MKL_CBWR ?= COMPATIBLE
 
 .PHONY: setup book test lab execute checkpoint clean
 
@@ -39,7 +41,7 @@ execute: $(STAMP)
 	$(PY) scripts/execute_notebooks.py $(NB)
 
 # Re-train the shipped date model, transformer_edu/checkpoints/dates.pt (and dates.json), under the kernel pin
-# above: the same bits on any x86-64 CPU with AVX2 (about two minutes; chapter 11 checks it gets these weights).
+# above: the same bits on any x86-64 CPU with AVX2 (about three minutes; chapter 11 checks it gets these weights).
 checkpoint: $(STAMP)
 	$(PY) -m transformer_edu.train --task dates --steps 1500 --seed 0 --threads 1 \
 		--out transformer_edu/checkpoints/dates.pt --no-progress

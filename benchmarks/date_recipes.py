@@ -3,8 +3,9 @@ every run's exact match on fresh dates (transformer_edu.error_analysis): per inp
 month, per month and per (format, day) pair.
 
 A recipe is a list of `python -m transformer_edu.train` arguments; each run is that command in a fresh process,
-with the Makefile's kernel pin (ATEN_CPU_CAPABILITY=avx2, MKL_CBWR=AVX2), so every run can be repeated bit for
-bit. Checkpoints go to --out and are reused when present, so an interrupted sweep picks up where it stopped.
+with the Makefile's kernel pin (ATEN_CPU_CAPABILITY=avx2, MKL_CBWR=COMPATIBLE), so every run can be repeated bit
+for bit. (The table in chapter 13 was measured on 2 December 2026 with MKL_CBWR=AVX2, the pin of that morning: other
+bits per run, the same recipes and seeds.) Checkpoints go to --out and are reused when present, so an interrupted sweep picks up where it stopped.
 
     .venv/bin/python benchmarks/date_recipes.py                                 # every recipe, seeds 0-3
     .venv/bin/python benchmarks/date_recipes.py --recipes uniform-1500 --seeds 0 1
@@ -31,7 +32,7 @@ RECIPES = {
     "uniform-3000": ["--steps", "3000"],  # twice as long
     "wider-1500": ["--steps", "1500", "--d-model", "96", "--d-ff", "384"],  # a bigger model, same length
 }
-PIN = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+PIN = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"}
 
 
 def train_once(recipe: str, seed: int, threads: int, out: Path) -> Path:

@@ -9,8 +9,8 @@ The held-out set depends only on --task, --n-test and --data-seed, never on the 
 `make_dataset(task, 1, n_test, data_seed)[1]` rebuilds it (chapter 13 and tests/test_checkpoint.py do).
 The command above makes the book's shipped dates checkpoint (transformer_edu/checkpoints/dates.json): the
 defaults, on one thread. Run under the Makefile's kernel pin
-(ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2, as `make` exports them), it gives the same bits on any x86-64 CPU with
-AVX2; chapter 11 trains the same model in the same way and checks that it gets these weights.
+(ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE, as `make` exports them), it gives the same bits on any x86-64 CPU
+with AVX2; chapter 11 trains the same model in the same way and checks that it gets these weights.
 """
 from __future__ import annotations
 
