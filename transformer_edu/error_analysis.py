@@ -144,10 +144,13 @@ class ErrorReport:
 
     def table(self, min_total: int = 20, top: int = 8) -> str:
         """A short text table: the overall figure, the worst slices and the most frequent confusions."""
+        worst = self.worst(min_total, top)
+        names = [f"{s.attribute} = {s.value}" for s in worst]
+        width = max([len(n) for n in names] + [len("worst slices")])
         lines = [f"exact match on {len(self.examples):,} dates: {self.accuracy:.2%}",
-                 f"{'worst slices':42} {'right':>11}  exact match"]
-        for s in self.worst(min_total, top):
-            lines.append(f"  {s.attribute + ' = ' + str(s.value):40} {s.correct:>5}/{s.total:<5}  {s.accuracy:.1%}")
+                 f"{'worst slices':{width + 2}} {'right':>11}  exact match"]
+        for name, s in zip(names, worst):
+            lines.append(f"  {name:{width}} {f'{s.correct}/{s.total}':>11}  {s.accuracy:.1%}")
         lines.append("most frequent confusions (field: expected -> written, count)")
         lines += [f"  {f}: {want} -> {got or '(missing)'}  x{n}" for f, want, got, n in self.confusions(5)] or ["  none"]
         return "\n".join(lines)

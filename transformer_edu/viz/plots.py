@@ -520,14 +520,13 @@ def error_slices(report, target: float = 0.99, title: str | None = None) -> Figu
         bars = ax.bar(x, accuracy, color=[OKABE_ITO[5] if b else OKABE_ITO[0] for b in low], width=0.75)
         for bar, b in zip(bars, low):
             bar.set_hatch("//" if b else "")
-        ax.axhline(target * 100, color="black", linestyle="--", linewidth=1, label=f"{target:.0%}")
+        ax.axhline(target * 100, color="black", linestyle="--", linewidth=1)
         labels = [str(i + 1) for i in range(len(slices))] if attribute == "format" else [str(s.value) for s in slices]
         ax.set_xticks(x, labels, fontsize=7 if attribute == "day" else 8)
         ax.set_xlabel(xlabel + (" (DATE_FORMATS order)" if attribute == "format" else ""))
         ax.set_ylim(max(0.0, min(accuracy.min(), target * 100) - 2), 100.5)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("exact match (%)")
-    axes[0].legend(loc="lower left", fontsize=8)
+    axes[0].set_ylabel(f"exact match (%), dashed: {target:.0%}")
     fig.suptitle(title or f"Exact match per slice ({len(report.examples):,} dates, "
                           f"{report.accuracy:.2%} overall)")
     return fig
