@@ -25,7 +25,7 @@ import torch
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET = {"11": 150}  # seconds; chapter 11 trains a model live (2 minutes at most), every other chapter: 60
+BUDGET = {"11": 240}  # seconds; chapter 11 trains live under the COMPATIBLE kernel pin (182 s measured), others: 60
 
 
 def execute_copy(path: Path) -> float:
