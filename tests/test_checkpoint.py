@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from dates_by_hand import BY_HAND, written_by_hand
 
 import transformer_edu
 from transformer_edu import Transformer, TransformerConfig
@@ -175,25 +176,19 @@ def test_shipped_dates_checkpoint_never_saw_its_held_out_dates():
 
 
 def independent_dates(per_cell: int, seed: int) -> list[tuple[str, str, str, int, int]]:
-    """(source, target, format name, day, month): for every format and every day of the month 1-31,
-    `per_cell` dates with that day, year and month drawn at random. Written with the calendar module's
-    names, not with transformer_edu.data, so a bug in the package's own generator cannot hide here."""
+    """(source, target, format, day, month): for every format and every day of the month 1-31, `per_cell`
+    dates with that day, year and month drawn at random. Written by tests/dates_by_hand.py, not with
+    transformer_edu.data, so a bug in the package's own generator cannot hide here."""
     rng, rows = random.Random(seed), []
-    for name in ("Weekday, D Month YYYY", "Wkd D Mon YYYY", "Month D, YYYY", "D Mon YYYY", "D-Mon-YYYY",
-                 "MM/DD/YYYY", "DD.MM.YYYY"):
+    for template in BY_HAND:
         for d in range(1, 32):
             for _ in range(per_cell):
                 while True:
                     year, month = rng.randint(1900, 2099), rng.randint(1, 12)
                     if d <= calendar.monthrange(year, month)[1]:
                         break
-                day = date(year, month, d)
-                mon, wkd = calendar.month_name[month], calendar.day_name[day.weekday()]
-                source = {"Weekday, D Month YYYY": f"{wkd}, {d} {mon} {year}",
-                          "Wkd D Mon YYYY": f"{wkd[:3]} {d} {mon[:3]} {year}", "Month D, YYYY": f"{mon} {d}, {year}",
-                          "D Mon YYYY": f"{d} {mon[:3]} {year}", "D-Mon-YYYY": f"{d}-{mon[:3]}-{year}",
-                          "MM/DD/YYYY": f"{month:02d}/{d:02d}/{year}", "DD.MM.YYYY": f"{d:02d}.{month:02d}.{year}"}[name]
-                rows.append((source, f"{year:04d}-{month:02d}-{d:02d}", name, d, month))
+                rows.append((written_by_hand(date(year, month, d), template), f"{year:04d}-{month:02d}-{d:02d}",
+                             template, d, month))
     return rows
 
 

@@ -1,28 +1,14 @@
-import calendar
 from collections import Counter
 from datetime import date
 
 import pytest
+from dates_by_hand import written_by_hand
 
 from transformer_edu import Transformer, TransformerConfig
 from transformer_edu.data import DATE_FORMATS, build_tokenizers
 from transformer_edu.error_analysis import (DateExample, ErrorReport, date_error_report, fields_right,
                                             fresh_dates)
 from transformer_edu.viz import plots
-
-
-def written_by_hand(day: date, template: str) -> str:
-    """The seven formats written again without data.format_date, from the calendar module's English names."""
-    month, weekday = calendar.month_name[day.month], calendar.day_name[day.weekday()]
-    return {
-        "{weekday}, {day} {month} {year}": f"{weekday}, {day.day} {month} {day.year}",
-        "{wkd} {day} {mon} {year}": f"{weekday[:3]} {day.day} {month[:3]} {day.year}",
-        "{month} {day}, {year}": f"{month} {day.day}, {day.year}",
-        "{day} {mon} {year}": f"{day.day} {month[:3]} {day.year}",
-        "{day}-{mon}-{year}": f"{day.day}-{month[:3]}-{day.year}",
-        "{mm}/{dd}/{year}": f"{day.month:02d}/{day.day:02d}/{day.year}",
-        "{dd}.{mm}.{year}": f"{day.day:02d}.{day.month:02d}.{day.year}",
-    }[template]
 
 
 def test_fresh_dates_cover_every_format_equally_and_are_reproducible():

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .checks import NonFiniteError, describe_non_finite, is_finite
+from .checks import NonFiniteError, describe_non_finite, non_finite_tensors
 from .config import TransformerConfig
 from .model import Transformer
 from .tokenizer import Tokenizer
@@ -51,11 +51,7 @@ def _check_plain(value, where: str = "extra") -> None:
 
 def _check_finite_weights(state: dict, where: str) -> None:
     """NonFiniteError naming the first tensors of a state_dict that hold NaN or inf (a shared matrix once)."""
-    tensors = {}  # data pointer -> first name: the tied embedding/output matrix appears under three names
-    for name, t in state.items():
-        if isinstance(t, Tensor) and t.dtype.is_floating_point:
-            tensors.setdefault(t.data_ptr(), name)
-    broken = [name for name in tensors.values() if not is_finite(state[name])]
+    broken = non_finite_tensors(state)  # the tied embedding/output matrix appears under three names: once here
     if broken:
         raise NonFiniteError(f"{where}: weight {broken[0]!r} holds {describe_non_finite(state[broken[0]])}"
                              f"{f' (and {len(broken) - 1} more tensors: {broken[1:4]})' if len(broken) > 1 else ''}. "

@@ -16,6 +16,7 @@ min and max), about 10 to 20 times faster on CPU than torch.isfinite(x).all().
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -61,11 +62,19 @@ def describe_non_finite(x: Tensor) -> str:
     return f"{counts} among {x.numel():,} values, the first at index {first}"
 
 
+def non_finite_tensors(tensors: Mapping[str, Tensor]) -> list[str]:
+    """Names of the floating-point tensors among `tensors` (e.g. a state_dict) that hold a NaN or an inf. A
+    tensor stored under several names (the tied embedding/output matrix) is looked at, and named, once."""
+    first_names: dict[int, str] = {}  # data pointer -> first name
+    for name, t in tensors.items():
+        if isinstance(t, Tensor) and t.dtype.is_floating_point:
+            first_names.setdefault(t.data_ptr(), name)
+    return [name for name in first_names.values() if not is_finite(tensors[name])]
+
+
 def non_finite_parameters(module: nn.Module) -> list[str]:
     """Names of the module's parameters and buffers that hold a NaN or an inf (a shared matrix once)."""
-    tensors = dict(module.named_parameters())
-    tensors.update((name, b) for name, b in module.named_buffers() if b.dtype.is_floating_point)
-    return [name for name, t in tensors.items() if not is_finite(t)]
+    return non_finite_tensors({**dict(module.named_parameters()), **dict(module.named_buffers())})
 
 
 def check_features(x: Tensor, d_model: int, name: str = "input", dtype: torch.dtype | None = None,

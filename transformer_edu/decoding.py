@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .checks import check_int, check_real_tokens, is_number
+from .checks import check_int, is_number
 from .decoder import KVCache
 from .masks import causal_mask, check_token_ids, padding_mask
 from .model import Transformer
@@ -69,7 +69,6 @@ def _check_common(model, src_ids, max_len, pad_id=None, **token_ids) -> tuple[in
     if not isinstance(model, Transformer):
         raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
     check_token_ids(src_ids, model.config.src_vocab_size, "src_ids")
-    check_real_tokens(src_ids, model.config.pad_id, "src_ids")
     if max_len is None:
         max_len = default_max_len(src_ids.shape[1], model.config.max_len)
     check_int("max_len", max_len, 1, model.config.max_len,

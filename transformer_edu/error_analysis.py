@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, timedelta
 
 from .checks import check_int
@@ -62,12 +63,15 @@ def fresh_dates(per_format: int, seed: int, first: date = FIRST_DATE, last: date
     return examples
 
 
+def _fields(text: str) -> list[str]:
+    """The year, month and day of a YYYY-MM-DD text, read between its hyphens ('' for a missing one)."""
+    return (text.split("-") + ["", "", ""])[:3]
+
+
 def fields_right(output: str, day: date) -> dict[str, bool]:
     """For each field, whether `output` (meant to be YYYY-MM-DD) has it right; an output of another shape is
     read field by field between its hyphens, so '2039-09-1' still gets the year and the month right."""
-    parts = output.split("-") + ["", "", ""]
-    expected = (f"{day.year:04d}", f"{day.month:02d}", f"{day.day:02d}")
-    return {name: part == want for name, part, want in zip(FIELDS, parts, expected)}
+    return {name: part == want for name, part, want in zip(FIELDS, _fields(output), _fields(day.isoformat()))}
 
 
 ATTRIBUTES = ("format", "year", "decade", "month", "day")
@@ -100,7 +104,7 @@ class ErrorReport:
     examples: list[DateExample]
     outputs: list[str]
 
-    @property
+    @cached_property  # every slice reads it: computed once per report
     def right(self) -> list[bool]:
         return [out == ex.target for ex, out in zip(self.examples, self.outputs)]
 
@@ -125,8 +129,7 @@ class ErrorReport:
         """The most frequent field errors: (field, expected, written, count), most frequent first."""
         counts: Counter = Counter()
         for ex, out in zip(self.examples, self.outputs):
-            parts = out.split("-") + ["", "", ""]
-            for name, part, want in zip(FIELDS, parts, ex.target.split("-")):
+            for name, part, want in zip(FIELDS, _fields(out), _fields(ex.target)):
                 if part != want:
                     counts[(name, want, part)] += 1
         return [(*key, n) for key, n in counts.most_common(top)]

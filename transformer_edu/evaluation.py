@@ -13,7 +13,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from .checks import check_int
 from .data import iterate_batches
-from .decoding import greedy_decode
+from .decoding import default_max_len, greedy_decode
 from .label_smoothing import LabelSmoothingLoss
 from .model import Transformer
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
@@ -79,7 +79,7 @@ def predict(model: Transformer, sources: list[str], src_tokenizer: Tokenizer, tg
     src_tokenizer, tgt_tokenizer = _check_tokenizers((src_tokenizer, tgt_tokenizer))
     _check_model(model)
     if max_len is None:
-        max_len = min(max(len(src_tokenizer.encode(s)) for s in sources) + 50, model.config.max_len)
+        max_len = default_max_len(max(len(src_tokenizer.encode(s)) for s in sources), model.config.max_len)
     return [tgt_tokenizer.decode(ids) for ids, _ in _greedy_ids(model, sources, src_tokenizer, batch_size,
                                                                 max_len, use_cache=True)]
 

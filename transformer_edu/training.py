@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .checkpoint import save_checkpoint
-from .checks import NonFiniteError, check_int, is_number, non_finite_parameters
+from .checks import NonFiniteError, check_int, is_finite, is_number, non_finite_parameters
 from .data import Seq2SeqBatch, iterate_batches
 from .evaluation import (_check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
                          predict)
@@ -70,7 +70,7 @@ DIVERGENCE_CAUSES = ("Usual causes: a learning rate too high (lower lr_factor), 
 
 def _check_loss(loss: torch.Tensor) -> None:
     """NonFiniteError if the loss is NaN or inf: backward would carry it into every weight."""
-    if not torch.isfinite(loss):
+    if not is_finite(loss):
         raise NonFiniteError(f"the loss is {loss.item()}, so the weights were left as they were before this "
                              f"update. {DIVERGENCE_CAUSES}")
 
