@@ -7,7 +7,9 @@ Each notebook runs from a fresh `python3` kernel (the one in this Python's envir
 with .venv/bin/python finds ipykernel's spec there), with the notebook's own folder as the working
 directory and `store_widget_state=True`, so ipywidgets and anywidget views render in the static book.
 
-Written back without volatile metadata: no per-cell timings (`execution`, `ExecuteTime`), and the random
+Written back without volatile metadata: no per-cell timings (`execution`, `ExecuteTime`); consecutive
+pieces of one stream are joined (where a print was cut in two depends on when the kernel flushed, which a
+busy machine changes); and the random
 widget model ids are renamed to ids derived from the notebook's name and the order of the widgets, so
 executing an unchanged notebook twice gives the same file. A failing cell stops that notebook; the file is
 left untouched and the script exits non-zero after trying the others.
@@ -46,11 +48,25 @@ def _stable_widget_ids(nb: nbformat.NotebookNode, name: str) -> nbformat.Noteboo
     return nbformat.from_dict(json.loads(text))
 
 
+def _joined_streams(outputs: list) -> list:
+    """Consecutive stdout (or stderr) outputs as one output, in order."""
+    joined = []
+    for out in outputs:
+        if out.get("output_type") == "stream" and joined and joined[-1].get("output_type") == "stream" \
+                and joined[-1]["name"] == out["name"]:
+            joined[-1]["text"] += out["text"]
+        else:
+            joined.append(out)
+    return joined
+
+
 def clean(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """Drop timing and other per-run metadata; make widget ids deterministic."""
+    """Drop timing and other per-run metadata, join split streams, make widget ids deterministic."""
     for cell in nb.cells:
         for key in VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = _joined_streams(cell.outputs)
     nb.metadata.pop("papermill", None)
     return _stable_widget_ids(nb, name)
 

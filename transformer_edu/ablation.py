@@ -26,35 +26,30 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from .evaluation import exact_match
-from .model import Transformer
-from .multi_head_attention import MultiHeadAttention
-from .tokenizer import Tokenizer
+from torch import nn
 
-KINDS = ("encoder_self", "decoder_self", "cross")
+from .block import KINDS
+from .checks import check_int, check_model, check_tokenizer_pair
+from .evaluation import exact_match
+from .multi_head_attention import MultiHeadAttention
+
 Head = tuple[str, int, int]  # (kind, layer, head)
 
 
-def _check_model(model) -> None:
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
-
-
-def attention_module(model: Transformer, kind: str, layer: int) -> MultiHeadAttention:
+def attention_module(model: nn.Module, kind: str, layer: int) -> MultiHeadAttention:
     """The MultiHeadAttention of one kind ("encoder_self", "decoder_self" or "cross") in one layer."""
-    _check_model(model)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    layers = model.encoder.layers if kind == "encoder_self" else model.decoder.layers
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(layers):
-        raise ValueError(f"layer must be an int in [0, {len(layers) - 1}] for kind {kind!r} (the model has "
-                         f"{len(layers)} {'encoder' if kind == 'encoder_self' else 'decoder'} layers), got {layer!r}")
-    return layers[layer].cross_attn if kind == "cross" else layers[layer].self_attn
+    check_model(model)
+    layers = model.attention_layers()
+    if kind not in layers:
+        raise ValueError(f"kind must be one of {tuple(layers)}, got {kind!r}")
+    check_int("layer", layer, 0, len(layers[kind]) - 1,
+              f" for kind {kind!r} (the model has {len(layers[kind])} layers with that attention)")
+    return layers[kind][layer]
 
 
-def check_heads(model: Transformer, heads) -> dict[MultiHeadAttention, list[int]]:
+def check_heads(model: nn.Module, heads) -> dict[MultiHeadAttention, list[int]]:
     """Validate an iterable of (kind, layer, head) triples; return module -> sorted head indices to ablate."""
-    _check_model(model)
+    check_model(model)
     if isinstance(heads, (str, bytes)) or not isinstance(heads, Iterable):
         raise ValueError(f"heads must be an iterable of (kind, layer, head) triples, got {type(heads).__name__}")
     chosen: dict[MultiHeadAttention, set[int]] = {}
@@ -63,9 +58,7 @@ def check_heads(model: Transformer, heads) -> dict[MultiHeadAttention, list[int]
             raise ValueError(f"each head must be a (kind, layer, head) triple such as ('cross', 0, 1), got {item!r}")
         kind, layer, head = item
         module = attention_module(model, kind, layer)
-        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < module.n_heads:
-            raise ValueError(f"head must be an int in [0, {module.n_heads - 1}] (the model has {module.n_heads} "
-                             f"heads), got {head!r} in {item!r}")
+        check_int("head", head, 0, module.n_heads - 1, f" (the model has {module.n_heads} heads; in {item!r})")
         chosen.setdefault(module, set()).add(head)
     return {module: sorted(hs) for module, hs in chosen.items()}
 
@@ -83,7 +76,7 @@ def _zero_heads_hook(n_heads: int, d_k: int, heads: list[int]):
 
 
 @contextmanager
-def ablate_heads(model: Transformer, heads: Iterable[Head]):
+def ablate_heads(model: nn.Module, heads: Iterable[Head]):
     """Within the block, the chosen heads' outputs are zero before W^O; outside it the model is unchanged.
 
     heads: (kind, layer, head) triples, e.g. {("encoder_self", 0, 3), ("cross", 1, 0)}; an empty set ablates
@@ -100,7 +93,7 @@ def ablate_heads(model: Transformer, heads: Iterable[Head]):
             handle.remove()
 
 
-def head_ablation_scores(model: Transformer, pairs: list[tuple[str, str]], tokenizers: tuple[Tokenizer, Tokenizer],
+def head_ablation_scores(model: nn.Module, pairs: list[tuple[str, str]], tokenizers: tuple,
                          kinds: Sequence[str] = KINDS, batch_size: int = 500) -> dict[str, Tensor]:
     """Exact-match accuracy (greedy decoding, `training.exact_match`) with each single head ablated in turn.
 
@@ -108,21 +101,18 @@ def head_ablation_scores(model: Transformer, pairs: list[tuple[str, str]], token
     right without head i of layer l of that kind. Compare with exact_match(model, pairs, ...) unablated.
     Cost: one greedy decoding of all pairs per head.
     """
-    _check_model(model)
-    if not (isinstance(tokenizers, (tuple, list)) and len(tokenizers) == 2
-            and all(isinstance(t, Tokenizer) for t in tokenizers)):
-        raise ValueError(f"tokenizers must be a (source, target) pair of Tokenizers, got {tokenizers!r:.80}")
+    check_model(model)
+    src_tokenizer, tgt_tokenizer = check_tokenizer_pair(tokenizers)  # exact_match checks pairs and batch_size
     if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds or any(k not in KINDS for k in kinds):
         raise ValueError(f"kinds must be a non-empty list drawn from {KINDS}, got {kinds!r}")
     if len(set(kinds)) != len(kinds):
         raise ValueError(f"kinds must not repeat a kind, got {list(kinds)}")
-    src_tokenizer, tgt_tokenizer = tokenizers  # exact_match checks pairs and batch_size on its first call
     scores = {}
     for kind in kinds:
-        n_layers = len(model.encoder.layers if kind == "encoder_self" else model.decoder.layers)
-        grid = torch.zeros(n_layers, model.config.n_heads, dtype=torch.float64)  # (N, h)
-        for layer in range(n_layers):
-            for head in range(attention_module(model, kind, layer).n_heads):
+        modules = model.attention_layers()[kind]
+        grid = torch.zeros(len(modules), model.config.n_heads, dtype=torch.float64)  # (N, h)
+        for layer, module in enumerate(modules):
+            for head in range(module.n_heads):
                 with ablate_heads(model, {(kind, layer, head)}):
                     grid[layer, head] = exact_match(model, pairs, src_tokenizer, tgt_tokenizer, batch_size)
         scores[kind] = grid

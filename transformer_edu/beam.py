@@ -6,16 +6,13 @@ the three methods side by side.
 """
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from .checks import check_int, is_number
-from .decoding import _check_common, _decoder_src_mask, _inference, _never_generated, _next_logits
+from .checks import check_int, check_number, trusted
+from .decoding import check_decoding, decoder_src_mask, inference, never_generated, next_logits
 from .masks import padding_mask
-from .model import Transformer
 
 
 def lp(length: int, alpha: float) -> float:
@@ -23,12 +20,13 @@ def lp(length: int, alpha: float) -> float:
     return ((5 + length) / 6) ** alpha
 
 
-def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None, beam_size: int = 4,
-                length_penalty: float = 0.6, bos_id: int = 1, eos_id: int = 2, pad_id: int | None = None,
-                use_cache: bool = True, return_scores: bool = False):
+def beam_search(model: nn.Module, src_ids: Tensor, max_len: int | None = None, beam_size: int = 4,
+                length_penalty: float = 0.6, bos_id: int | None = None, eos_id: int | None = None,
+                pad_id: int | None = None, use_cache: bool = True, return_scores: bool = False):
     """The best hypothesis per sentence under log P(Y | x) / lp(Y). Shapes: src_ids (B, S) -> ids (B, 1 + n)
     [, scores (B,) the normalized log-probabilities]. All B x beam_size hypotheses run as one batch.
-    max_len None = input length S + 50, at most config.max_len, as for greedy_decode.
+    max_len None = input length S + 50, at most config.max_len, and ids None = the model's config, as for
+    greedy_decode.
 
     At each step every live hypothesis is extended by every token except PAD and BOS, and the beam_size
     best extensions (by log P) are kept: those ending in EOS are finished (ranked with the length penalty
@@ -44,17 +42,16 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
     early_stopping=True, "done once beam_size hypotheses have finished", is not used: it can return a
     short, worse hypothesis while a better one is still live (chapter 12 measures it on the dates model).
     """
-    max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
+    max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id, pad_id)
     check_int("beam_size", beam_size, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
     alpha = length_penalty  # GNMT's alpha
-    if not is_number(alpha) or not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"length_penalty (alpha) must be a finite number >= 0 (the paper uses 0.6), got {alpha!r}")
+    check_number("length_penalty (alpha; the paper uses 0.6)", alpha, 0)
     (B, _), K, device = src_ids.shape, beam_size, src_ids.device
-    never = _never_generated(bos_id, eos_id, pad_id, device)
-    with _inference(model):
+    never = never_generated(bos_id, eos_id, pad_id, device)
+    with inference(model):
         src_mask = padding_mask(src_ids, model.config.pad_id)  # (B, 1, 1, S)
         memory = model.encode(src_ids, src_mask).repeat_interleave(K, dim=0)  # (B*K, S, D): a copy per beam
-        src_mask = _decoder_src_mask(src_mask.repeat_interleave(K, dim=0))  # (B*K, 1, 1, S) or None
+        src_mask = decoder_src_mask(src_mask.repeat_interleave(K, dim=0))  # (B*K, 1, 1, S) or None
         ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)  # (B*K, 1)
         scores = torch.full((B, K), float("-inf"), dtype=memory.dtype, device=device)  # log P of each live prefix
         scores[:, 0] = 0.0  # the K beams start identical, so only the first is extended at step 1
@@ -64,7 +61,8 @@ def beam_search(model: Transformer, src_ids: Tensor, max_len: int | None = None,
         done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
         cache = model.new_cache() if use_cache else None
         for step in range(1, max_len + 1):  # step = |Y| of the extensions made now
-            log_probs = torch.log_softmax(_next_logits(model, ys, memory, src_mask, cache), dim=-1)  # (B*K, V)
+            with trusted():  # the inputs of every step are made here, valid by construction
+                log_probs = torch.log_softmax(next_logits(model, ys, memory, src_mask, cache), dim=-1)  # (B*K, V)
             log_probs = log_probs.index_fill(-1, never, float("-inf"))  # after the softmax: scores stay log P
             vocab = log_probs.shape[-1]
             extended = (scores[:, :, None] + log_probs.view(B, K, vocab)).view(B, K * vocab)  # (B, K*V)

@@ -13,8 +13,8 @@ import re
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
-from .checks import check_int
-from .tokenizer import N_SPECIAL, Tokenizer, _check_corpus, _check_text
+from .checks import check_corpus, check_int, check_text
+from .tokenizer import N_SPECIAL, Tokenizer
 
 # Pre-split: letters (with one leading space), digits, other symbols, whitespace. It covers every character,
 # so joining the words gives the text back; merges never cross these word boundaries.
@@ -98,7 +98,7 @@ class BPETokenizer(Tokenizer):
         """Learn merges until the vocabulary has `vocab_size` tokens (specials and bytes included) or no
         pair occurs min_freq times. Ties go to the pair whose pieces come first in byte order.
         on_merge(rank, left, right, count) is called after each merge, to watch training happen."""
-        corpus = _check_corpus(texts)
+        corpus = check_corpus(texts)
         check_int("vocab_size", vocab_size, N_SPECIAL + 256, why=f" ({N_SPECIAL} special tokens + 256 bytes)")
         check_int("min_freq", min_freq, 1)
         counts = Counter(word for text in corpus for word in _BPE_RE.findall(text))  # word -> frequency
@@ -169,7 +169,7 @@ class BPETokenizer(Tokenizer):
         return [i for word in _BPE_RE.findall(text) for i in self._encode_word(word)]
 
     def tokenize(self, text: str) -> list[str]:
-        _check_text(text)
+        check_text(text)
         return [self._vocab[i] for i in self._encode_ids(text)]
 
     def _join(self, pieces: list[str]) -> str:

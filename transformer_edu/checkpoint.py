@@ -3,7 +3,8 @@
 A checkpoint file holds only tensors and plain containers (dict, list, str, int, float, bool, None), so
 torch.load(path, weights_only=True) reads it without running any pickled code:
 
-    {"format": "transformer_edu.checkpoint", "version": 1,
+    {"format": "transformer_edu.checkpoint", "version": 2,
+     "model": "Transformer",                            # which class to rebuild (MODELS below)
      "config": TransformerConfig.to_dict(),             # the sizes, to rebuild the same model
      "state_dict": model.state_dict(),                  # the learned weights
      "tokenizers": {"src": ..., "tgt": ...},           # Tokenizer.to_dict() of each: text <-> ids
@@ -12,6 +13,9 @@ torch.load(path, weights_only=True) reads it without running any pickled code:
 Shared weights (section 3.4): the state_dict lists the one embedding/output matrix under each of its names;
 torch.save writes its data once, and loading into a fresh Transformer(config), which ties the matrix
 again, puts the values back into the single shared Parameter.
+
+Version 1 files (written before the layers became Blocks, December 2026) name the LayerNorms after the old
+AddNorm wrappers (`encoder.layers.0.add_norm_attn.norm.weight`); they load through OLD_NAMES below.
 
 Every weight must be finite: one NaN in a weight makes the model's outputs NaN, so saving and loading both
 refuse a model that holds any (NonFiniteError, a ValueError, naming the tensor).
@@ -24,13 +28,26 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .checks import NonFiniteError, describe_non_finite, non_finite_tensors
+from .checks import NonFiniteError, check_model, check_tokenizer_pair, describe_non_finite, non_finite_tensors
 from .config import TransformerConfig
 from .model import Transformer
 from .tokenizer import Tokenizer
 
-FORMAT, VERSION = "transformer_edu.checkpoint", 1
+FORMAT, VERSION = "transformer_edu.checkpoint", 2
+MODELS = {"Transformer": (Transformer, TransformerConfig)}  # class name -> (model class, its config class)
 TIED_NAMES = ("src_embed.table.weight", "tgt_embed.table.weight", "output.weight")  # one matrix when shared
+OLD_NAMES = {".add_norm_attn.norm.": ".self_attn_norm.", ".add_norm_self.norm.": ".self_attn_norm.",
+             ".add_norm_cross.norm.": ".cross_attn_norm.", ".add_norm_ff.norm.": ".ff_norm."}  # version 1 -> 2
+
+
+def upgrade_names(state: dict) -> dict:
+    """A version-1 state_dict with its LayerNorms under their version-2 names (other names unchanged)."""
+    renamed = {}
+    for name, tensor in state.items():
+        for old, new in OLD_NAMES.items():
+            name = name.replace(old, new)
+        renamed[name] = tensor
+    return renamed
 
 
 def _check_plain(value, where: str = "extra") -> None:
@@ -59,21 +76,20 @@ def _check_finite_weights(state: dict, where: str) -> None:
                              f"float16 overflow) before it was saved, or a file edited by hand")
 
 
-def save_checkpoint(path: str | Path, model: Transformer, config: TransformerConfig | None = None,
+def save_checkpoint(path: str | Path, model, config: TransformerConfig | None = None,
                     tokenizers: tuple[Tokenizer, Tokenizer] | None = None, extra: dict | None = None) -> None:
     """Write model weights, config, (source, target) tokenizers and `extra` to `path`.
 
     config defaults to model.config (and must equal it). The file is written next to `path`, then moved
     into place, so an interrupted save never leaves half a checkpoint.
     """
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
+    check_model(model)
+    if type(model).__name__ not in MODELS:
+        raise ValueError(f"save_checkpoint can rebuild the models {sorted(MODELS)}, got {type(model).__name__}")
     config = model.config if config is None else config
     if config != model.config:
         raise ValueError(f"config does not match the model's own: got {config}, the model has {model.config}")
-    if not (isinstance(tokenizers, (tuple, list)) and len(tokenizers) == 2
-            and all(isinstance(t, Tokenizer) for t in tokenizers)):
-        raise ValueError(f"tokenizers must be a (source, target) pair of Tokenizers, got {tokenizers!r:.80}")
+    tokenizers = check_tokenizer_pair(tokenizers)
     for name, tokenizer, size in (("source", tokenizers[0], config.src_vocab_size),
                                   ("target", tokenizers[1], config.tgt_vocab_size)):
         if tokenizer.vocab_size != size:
@@ -85,7 +101,8 @@ def save_checkpoint(path: str | Path, model: Transformer, config: TransformerCon
     _check_plain(extra)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     _check_finite_weights(state, "not saving a model that load_checkpoint would refuse")
-    payload = {"format": FORMAT, "version": VERSION, "config": config.to_dict(), "state_dict": state,
+    payload = {"format": FORMAT, "version": VERSION, "model": type(model).__name__, "config": config.to_dict(),
+               "state_dict": state,
                "tokenizers": {"src": tokenizers[0].to_dict(), "tgt": tokenizers[1].to_dict()}, "extra": extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,24 +127,30 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, tuple[Tokenizer, Tok
         raise ValueError(f"could not read a checkpoint from {str(path)!r}: {type(exc).__name__}: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{str(path)!r} is not a transformer_edu checkpoint (expected format {FORMAT!r})")
-    if payload.get("version") != VERSION:
-        raise ValueError(f"checkpoint version {payload.get('version')!r} is not supported (expected {VERSION})")
+    if payload.get("version") not in (1, VERSION):
+        raise ValueError(f"checkpoint version {payload.get('version')!r} is not supported (expected 1 or {VERSION})")
+    if payload.get("model", "Transformer") not in MODELS:
+        raise ValueError(f"checkpoint {str(path)!r} holds a {payload.get('model')!r}; this package rebuilds "
+                         f"{sorted(MODELS)}")
+    model_class, config_class = MODELS[payload.get("model", "Transformer")]
     missing = {"config", "state_dict", "tokenizers", "extra"} - set(payload)
     if missing:
         raise ValueError(f"checkpoint {str(path)!r} lacks {sorted(missing)}")
     try:
-        config = TransformerConfig.from_dict(payload["config"])
+        config = config_class.from_dict(payload["config"])
     except (TypeError, ValueError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} has an invalid config: {exc}") from None
     state = payload["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {str(path)!r}: 'state_dict' must be a dict, got {type(state).__name__}")
+    if payload["version"] == 1:
+        state = upgrade_names(state)
     _check_finite_weights(state, f"checkpoint {str(path)!r}")  # first: NaN != NaN, also in the shared matrix
     if config.share_embeddings and all(name in state for name in TIED_NAMES):
         if not all(torch.equal(state[TIED_NAMES[0]], state[name]) for name in TIED_NAMES[1:]):
             raise ValueError(f"checkpoint {str(path)!r}: the config shares one embedding/output matrix, but the "
                              f"file holds different values under {TIED_NAMES}")
-    model = Transformer(config)
+    model = model_class(config)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as exc:

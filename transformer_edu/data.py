@@ -29,7 +29,8 @@ from torch import Tensor
 
 from .checks import check_int, is_number
 from .masks import padding_mask, target_mask
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID, CharTokenizer, Tokenizer, WordTokenizer
+from .config import BOS_ID, EOS_ID, PAD_ID
+from .tokenizer import CharTokenizer, Tokenizer, WordTokenizer
 
 TASKS = ("copy", "reverse", "dates")
 DEFAULT_SYMBOLS = "abcdefghij"

@@ -29,23 +29,21 @@ error, not silently lowered. A source row made only of padding is a ValueError, 
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from .checks import check_int, is_number
-from .decoder import KVCache
-from .masks import causal_mask, check_token_ids, padding_mask
-from .model import Transformer
+from .checks import check_int, check_model, check_number, check_token_ids, trusted
+from .kv_cache import KVCache
+from .masks import causal_mask, padding_mask
 
 EXTRA_LENGTH = 50  # section 6.1: maximum output length = input length + 50 (capped at config.max_len)
 
 
 @contextmanager
-def _inference(model: Transformer):
+def inference(model: nn.Module):
     """No dropout and no autograd while decoding; the model's train/eval mode is restored afterwards.
     inference_mode skips more bookkeeping than no_grad (about 10% faster per step on the small preset);
     tensors made inside it are cloned before they are returned, so callers get ordinary tensors."""
@@ -63,40 +61,43 @@ def default_max_len(src_length: int, config_max_len: int) -> int:
     return min(src_length + EXTRA_LENGTH, config_max_len)
 
 
-def _check_common(model, src_ids, max_len, pad_id=None, **token_ids) -> tuple[int, int]:
-    """Validate what every decoding function takes; return max_len (default_max_len when None) and
-    pad_id (config.pad_id when None)."""
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
-    check_token_ids(src_ids, model.config.src_vocab_size, "src_ids")
+def check_decoding(model, src_ids, max_len, bos_id=None, eos_id=None, pad_id=None) -> tuple[int, int, int, int]:
+    """Validate what every decoding function takes; return max_len (default_max_len when None) and the
+    bos, eos and pad ids (the model's config.bos_id, eos_id, pad_id when None). The ids' values are checked
+    by model.encode, which every decoding function calls once, first."""
+    check_model(model)
+    check_token_ids(src_ids, name="src_ids")
+    config = model.config
     if max_len is None:
-        max_len = default_max_len(src_ids.shape[1], model.config.max_len)
-    check_int("max_len", max_len, 1, model.config.max_len,
-              f" (the model's config.max_len is {model.config.max_len}; None means input length + {EXTRA_LENGTH}, "
+        max_len = default_max_len(src_ids.shape[1], config.max_len)
+    check_int("max_len", max_len, 1, config.max_len,
+              f" (the model's config.max_len is {config.max_len}; None means input length + {EXTRA_LENGTH}, "
               f"at most that)")
-    pad_id = model.config.pad_id if pad_id is None else pad_id
-    for name, value in dict(token_ids, pad_id=pad_id).items():
-        check_int(name, value, 0, model.config.tgt_vocab_size - 1, " (a target vocabulary id)")
-    return max_len, pad_id
+    ids = {"bos_id": config.bos_id if bos_id is None else bos_id, "eos_id": config.eos_id if eos_id is None else eos_id,
+           "pad_id": config.pad_id if pad_id is None else pad_id}
+    for name, value in ids.items():
+        check_int(name, value, 0, config.tgt_vocab_size - 1, " (a target vocabulary id)")
+    return max_len, ids["bos_id"], ids["eos_id"], ids["pad_id"]
 
 
-def _decoder_src_mask(src_mask: Tensor) -> Tensor | None:
+def decoder_src_mask(src_mask: Tensor) -> Tensor | None:
     """None when the source has no padding: attending to every memory position needs no masking work."""
     return None if bool(src_mask.all()) else src_mask
 
 
-def _never_generated(bos_id: int, eos_id: int, pad_id: int, device) -> Tensor:
+def never_generated(bos_id: int, eos_id: int, pad_id: int, device) -> Tensor:
     """The ids no decoding method may choose: PAD (it only fills the row after EOS) and BOS (it only starts
     the row). An id equal to eos_id stays allowed, since a sequence must be able to end."""
     return torch.tensor(sorted({pad_id, bos_id} - {eos_id}), dtype=torch.long, device=device)
 
 
-def _next_logits(model: Transformer, prefix: Tensor, memory: Tensor, src_mask: Tensor | None,
-                 cache: KVCache | None) -> Tensor:
+def next_logits(model: nn.Module, prefix: Tensor, memory: Tensor, src_mask: Tensor | None,
+                cache: KVCache | None) -> Tensor:
     """Logits for the token after each prefix. Shapes: prefix (N, t) -> (N, V).
 
     Only the causal mask is used: a prefix holds PAD only after its EOS, where the outputs are ignored,
     and the cached path never masks earlier positions either, so both paths compute the same numbers.
+    The caller has checked the inputs once (they run trusted: see checks.py).
     """
     if cache is None:  # the naive way: the whole prefix again
         return model.decode(prefix, memory, src_mask, causal_mask(prefix.shape[1], prefix.device))[:, -1]  # (N, V)
@@ -105,23 +106,24 @@ def _next_logits(model: Transformer, prefix: Tensor, memory: Tensor, src_mask: T
 
 def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos) -> Tensor:
     """The loop greedy decoding and sampling share; `choose` maps logits (B, V) to next ids (B,)."""
-    with _inference(model):
+    with inference(model):
         src_mask = padding_mask(src_ids, model.config.pad_id)  # (B, 1, 1, S)
-        memory = model.encode(src_ids, src_mask)  # (B, S, D), computed once
-        src_mask = _decoder_src_mask(src_mask)
+        memory = model.encode(src_ids, src_mask)  # (B, S, D), computed once (and src_ids checked)
+        src_mask = decoder_src_mask(src_mask)
         ys = torch.full((src_ids.shape[0], 1), bos_id, dtype=torch.long, device=src_ids.device)  # (B, 1)
         finished = torch.zeros(src_ids.shape[0], dtype=torch.bool, device=src_ids.device)  # (B,)
         cache = model.new_cache() if use_cache else None
-        never = _never_generated(bos_id, eos_id, pad_id, src_ids.device)
-        for _ in range(max_len):
-            logits = _next_logits(model, ys, memory, src_mask, cache).index_fill(-1, never, float("-inf"))  # (B, V)
-            token = choose(logits)  # (B,)
-            if stop_at_eos:
-                token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
-                finished = finished | (token == eos_id)
-            ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
-            if stop_at_eos and bool(finished.all()):
-                break
+        never = never_generated(bos_id, eos_id, pad_id, src_ids.device)
+        with trusted():  # every step's inputs are made here, valid by construction
+            for _ in range(max_len):
+                logits = next_logits(model, ys, memory, src_mask, cache).index_fill(-1, never, float("-inf"))  # (B, V)
+                token = choose(logits)  # (B,)
+                if stop_at_eos:
+                    token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
+                    finished = finished | (token == eos_id)
+                ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
+                if stop_at_eos and bool(finished.all()):
+                    break
     return ys.clone()
 
 
@@ -142,33 +144,33 @@ def tempered_probabilities(logits: Tensor, temperature: float) -> Tensor:
     return torch.softmax((shifted.double() / temperature).to(logits.dtype), dim=-1)  # -inf stays -inf: p = 0
 
 
-def greedy_decode(model: Transformer, src_ids: Tensor, max_len: int | None = None, bos_id: int = 1,
-                  eos_id: int = 2, pad_id: int | None = None, use_cache: bool = True,
+def greedy_decode(model: nn.Module, src_ids: Tensor, max_len: int | None = None, bos_id: int | None = None,
+                  eos_id: int | None = None, pad_id: int | None = None, use_cache: bool = True,
                   stop_at_eos: bool = True) -> Tensor:
     """Most probable token (never PAD or BOS) at each step. Shapes: src_ids (B, S) -> ids (B, 1 + n),
     n <= max_len tokens after BOS. Stops once every sequence has produced EOS; stop_at_eos=False treats EOS
     as any other token and always generates max_len tokens (for timing). max_len None = input length S + 50,
-    at most config.max_len; pad_id None = config.pad_id. For the attention behind each choice, run
-    model(src_ids, ids, tgt_mask=causal_mask(L), return_attention=True) on the result: by causality, position
-    t recomputes step t exactly."""
-    max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
+    at most config.max_len; bos_id, eos_id, pad_id None = the model's config.bos_id, eos_id, pad_id. For the
+    attention behind each choice, run model(src_ids, ids, tgt_mask=causal_mask(L), return_attention=True) on
+    the result: by causality, position t recomputes step t exactly."""
+    max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id, pad_id)
     return _generate(model, src_ids, max_len, lambda logits: logits.argmax(dim=-1),
                      bos_id, eos_id, pad_id, use_cache, stop_at_eos)
 
 
-def sample(model: Transformer, src_ids: Tensor, max_len: int | None = None, temperature: float = 1.0,
-           top_k: int | None = None, generator: torch.Generator | None = None, bos_id: int = 1, eos_id: int = 2,
-           pad_id: int | None = None, use_cache: bool = True, stop_at_eos: bool = True) -> Tensor:
+def sample(model: nn.Module, src_ids: Tensor, max_len: int | None = None, temperature: float = 1.0,
+           top_k: int | None = None, generator: torch.Generator | None = None, bos_id: int | None = None,
+           eos_id: int | None = None, pad_id: int | None = None, use_cache: bool = True,
+           stop_at_eos: bool = True) -> Tensor:
     """Draw each token from softmax(logits / temperature), keeping only the top_k most probable (ties at the
     k-th value are kept); PAD and BOS get probability 0 first, so top_k counts the other tokens.
     Temperature < 1 sharpens, > 1 flattens. Every finite temperature > 0 works, down to the smallest float
     (5e-324): as it goes to 0 sampling becomes greedy decoding (see tempered_probabilities), and a huge one
     (1e300) draws uniformly among the tokens allowed. Pass a torch.Generator to make the draws reproducible.
     max_len as in greedy_decode; shapes too."""
-    max_len, pad_id = _check_common(model, src_ids, max_len, pad_id, bos_id=bos_id, eos_id=eos_id)
-    if not is_number(temperature) or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0 (1e300 already draws uniformly among the "
-                         f"allowed tokens, 1e-300 already decodes greedily), got {temperature!r}")
+    max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id, pad_id)
+    check_number("temperature (1e300 already draws uniformly among the allowed tokens, 1e-300 already decodes "
+                 "greedily)", temperature, 0, low_open=True)
     if top_k is not None:
         check_int("top_k", top_k, 1, model.config.tgt_vocab_size, " (None keeps the whole vocabulary)")
     if generator is not None and not isinstance(generator, torch.Generator):
@@ -193,24 +195,25 @@ class DecodingStep:
     chosen: int  # the token appended (top_ids[0])
 
 
-def decode_step_by_step(model: Transformer, src_ids: Tensor, max_len: int | None = None, top: int = 3,
-                        bos_id: int = 1, eos_id: int = 2) -> list[DecodingStep]:
+def decode_step_by_step(model: nn.Module, src_ids: Tensor, max_len: int | None = None, top: int = 3,
+                        bos_id: int | None = None, eos_id: int | None = None) -> list[DecodingStep]:
     """Greedy decoding of one sentence (src_ids (1, S)), returning every step; the last prefix plus its
     chosen token is greedy_decode's output (max_len as there)."""
-    max_len, pad_id = _check_common(model, src_ids, max_len, bos_id=bos_id, eos_id=eos_id)
+    max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id)
     if src_ids.shape[0] != 1:
         raise ValueError(f"decode_step_by_step takes one sentence, src_ids of shape (1, S), got {tuple(src_ids.shape)}")
     check_int("top", top, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
     steps, ys = [], [bos_id]
-    with _inference(model):
+    with inference(model):
         src_mask = padding_mask(src_ids, model.config.pad_id)  # (1, 1, 1, S)
         memory = model.encode(src_ids, src_mask)  # (1, S, D)
-        src_mask = _decoder_src_mask(src_mask)
+        src_mask = decoder_src_mask(src_mask)
         cache = model.new_cache()
-        never = _never_generated(bos_id, eos_id, pad_id, src_ids.device)
+        never = never_generated(bos_id, eos_id, pad_id, src_ids.device)
         for _ in range(max_len):
             prefix = torch.tensor([ys], device=src_ids.device)  # (1, t)
-            probs = torch.softmax(_next_logits(model, prefix, memory, src_mask, cache)[0], dim=-1)  # (V,)
+            with trusted():
+                probs = torch.softmax(next_logits(model, prefix, memory, src_mask, cache)[0], dim=-1)  # (V,)
             probs = probs.index_fill(0, never, 0.0)  # as greedy_decode: PAD and BOS are never chosen
             top_probs, top_ids = probs.topk(top)  # (top,) each
             steps.append(DecodingStep(list(ys), top_ids.tolist(), top_probs.tolist(), int(probs.argmax())))
@@ -218,8 +221,3 @@ def decode_step_by_step(model: Transformer, src_ids: Tensor, max_len: int | None
             if ys[-1] == eos_id:
                 break
     return steps
-
-
-# Imported last: beam.py builds on the helpers above. Re-exported so `from transformer_edu.decoding import
-# beam_search` keeps working.
-from .beam import beam_search, lp  # noqa: E402,F401

@@ -10,8 +10,7 @@ import math
 
 from torch import Tensor, nn
 
-from .checks import check_int
-from .masks import check_token_ids
+from .checks import check_int, check_token_ids, checked_by
 
 
 class TokenEmbedding(nn.Module):
@@ -29,7 +28,10 @@ class TokenEmbedding(nn.Module):
         """The (V, D) table; shared with the output layer when embeddings are tied."""
         return self.table.weight
 
+    @checked_by("check_inputs")
     def forward(self, ids: Tensor) -> Tensor:
         """Shapes: ids (B, L) integer token ids -> (B, L, D)."""
-        check_token_ids(ids, self.vocab_size)
         return self.table(ids) * self.scale  # (B, L, D)
+
+    def check_inputs(self, ids: Tensor) -> None:
+        check_token_ids(ids, self.vocab_size)

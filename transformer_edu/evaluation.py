@@ -11,20 +11,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from .checks import check_int
+from .checks import check_int, check_model, check_text_pairs, check_texts, check_tokenizer_pair
+from .config import PAD_ID
 from .data import iterate_batches
 from .decoding import default_max_len, greedy_decode
 from .label_smoothing import LabelSmoothingLoss
-from .model import Transformer
-from .tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-
-
-def _check_tokenizers(tokenizers) -> tuple[Tokenizer, Tokenizer]:
-    if not (isinstance(tokenizers, (tuple, list)) and len(tokenizers) == 2
-            and all(isinstance(t, Tokenizer) for t in tokenizers)):
-        raise ValueError(f"tokenizers must be a (source, target) pair of transformer_edu Tokenizers, "
-                         f"got {tokenizers!r:.80}")
-    return tokenizers[0], tokenizers[1]
+from .tokenizer import Tokenizer
 
 
 @torch.no_grad()
@@ -40,62 +32,48 @@ def evaluate_loss(model: nn.Module, batches, smoothing: float = 0.1) -> float:
     return total / max(tokens, 1)
 
 
-def _check_texts(texts, name: str) -> list[str]:
-    if not isinstance(texts, (list, tuple)) or not texts or not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"{name} must be a non-empty list of str, got {texts!r:.80}")
-    return list(texts)
-
-
-def _check_model(model) -> None:
-    if not isinstance(model, Transformer):
-        raise ValueError(f"model must be a transformer_edu Transformer, got {type(model).__name__}")
-
-
-def _greedy_ids(model: Transformer, sources: list[str], src_tokenizer: Tokenizer, batch_size: int,
+def _greedy_ids(model: nn.Module, sources: list[str], src_tokenizer: Tokenizer, batch_size: int,
                 max_len: int | None, use_cache: bool) -> list[tuple[list[int], bool]]:
     """Greedy decoding of every source: (target ids before EOS, whether EOS came) for each, in order."""
-    _check_model(model)
+    check_model(model)
     check_int("batch_size", batch_size, 1)
     encoded = [src_tokenizer.encode(text) for text in sources]
     if not all(encoded):
         raise ValueError(f"source {encoded.index([])} ({sources[encoded.index([])]!r}) has no tokens")
-    results = []
+    results, eos_id = [], model.config.eos_id
     for start in range(0, len(encoded), batch_size):
         rows = [torch.tensor(ids) for ids in encoded[start:start + batch_size]]
-        src = pad_sequence(rows, batch_first=True, padding_value=PAD_ID)  # (b, S)
-        out = greedy_decode(model, src, max_len=max_len, bos_id=BOS_ID, eos_id=EOS_ID, pad_id=PAD_ID,
-                            use_cache=use_cache)  # (b, 1 + n), BOS first
+        src = pad_sequence(rows, batch_first=True, padding_value=model.config.pad_id)  # (b, S)
+        out = greedy_decode(model, src, max_len=max_len, use_cache=use_cache)  # (b, 1 + n), BOS first
         for row in out[:, 1:].tolist():
-            n = row.index(EOS_ID) if EOS_ID in row else len(row)
+            n = row.index(eos_id) if eos_id in row else len(row)
             results.append((row[:n], n < len(row)))
     return results
 
 
-def predict(model: Transformer, sources: list[str], src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer,
+def predict(model: nn.Module, sources: list[str], src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer,
             batch_size: int = 500, max_len: int | None = None) -> list[str]:
     """The greedy translation of each source text. max_len None: longest source + 50 tokens (section 6.1),
     at most the model's config.max_len."""
-    sources = _check_texts(sources, "sources")
-    src_tokenizer, tgt_tokenizer = _check_tokenizers((src_tokenizer, tgt_tokenizer))
-    _check_model(model)
+    sources = check_texts(sources, "sources")
+    src_tokenizer, tgt_tokenizer = check_tokenizer_pair((src_tokenizer, tgt_tokenizer))
+    check_model(model)
     if max_len is None:
         max_len = default_max_len(max(len(src_tokenizer.encode(s)) for s in sources), model.config.max_len)
     return [tgt_tokenizer.decode(ids) for ids, _ in _greedy_ids(model, sources, src_tokenizer, batch_size,
                                                                 max_len, use_cache=True)]
 
 
-def exact_match(model: Transformer, pairs: list[tuple[str, str]], src_tokenizer: Tokenizer,
+def exact_match(model: nn.Module, pairs: list[tuple[str, str]], src_tokenizer: Tokenizer,
                 tgt_tokenizer: Tokenizer, batch_size: int = 500, use_cache: bool = True) -> float:
     """Fraction of (source, target) pairs whose greedy decoding is exactly the target's tokens followed by EOS.
 
     Decoding stops after (longest target + 1) tokens: an output that has not ended by then is wrong anyway,
     so the limit changes no verdict and saves time on an untrained model that never says EOS.
     """
-    if not isinstance(pairs, (list, tuple)) or not pairs or not all(
-            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(t, str) for t in p) for p in pairs):
-        raise ValueError(f"pairs must be a non-empty list of (source, target) str pairs, got {pairs!r:.80}")
-    src_tokenizer, tgt_tokenizer = _check_tokenizers((src_tokenizer, tgt_tokenizer))
-    _check_model(model)
+    pairs = check_text_pairs(pairs)
+    src_tokenizer, tgt_tokenizer = check_tokenizer_pair((src_tokenizer, tgt_tokenizer))
+    check_model(model)
     targets = [tgt_tokenizer.encode(target) for _, target in pairs]
     max_len = min(max(len(t) for t in targets) + 1, model.config.max_len)
     outputs = _greedy_ids(model, [source for source, _ in pairs], src_tokenizer, batch_size, max_len, use_cache)
@@ -103,12 +81,12 @@ def exact_match(model: Transformer, pairs: list[tuple[str, str]], src_tokenizer:
 
 
 def held_out_evaluator(pairs: list[tuple[str, str]], tokenizers, batch_size: int = 500,
-                       smoothing: float = 0.1) -> Callable[[Transformer], dict]:
+                       smoothing: float = 0.1) -> Callable[[nn.Module], dict]:
     """An eval_fn for train(): {"loss": held-out loss per token, "exact_match": fraction exactly right}."""
-    src_tokenizer, tgt_tokenizer = _check_tokenizers(tokenizers)
+    src_tokenizer, tgt_tokenizer = check_tokenizer_pair(tokenizers)
     batches = list(iterate_batches(list(pairs), src_tokenizer, tgt_tokenizer, batch_size))  # validates pairs
 
-    def evaluate(model: Transformer) -> dict:
+    def evaluate(model: nn.Module) -> dict:
         return {"loss": evaluate_loss(model, batches, smoothing),
                 "exact_match": exact_match(model, pairs, src_tokenizer, tgt_tokenizer, batch_size)}
     return evaluate

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .checks import check_features, check_int, weight_dtype
+from .checks import check_features, check_int, checked_by, weight_dtype
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}  # ReLU is the paper's; GELU is later practice (BERT, GPT)
 
@@ -27,7 +27,10 @@ class PositionwiseFeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout)  # not in the paper (tensor2tensor and nn.Transformer use it); 0 by default
         self.w_2 = nn.Linear(d_ff, d_model)  # W_2, b_2
 
+    @checked_by("check_inputs")
     def forward(self, x: Tensor) -> Tensor:
         """Shapes: x (B, L, D) -> (B, L, D), through (B, L, F)."""
-        check_features(x, self.d_model, "feed-forward input", weight_dtype(self))
         return self.w_2(self.dropout(self.activation(self.w_1(x))))  # (B, L, F) -> (B, L, D)
+
+    def check_inputs(self, x: Tensor) -> None:
+        check_features(x, self.d_model, "feed-forward input", weight_dtype(self))

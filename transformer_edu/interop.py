@@ -3,9 +3,9 @@
 Used to prove that our from-scratch stacks compute exactly what torch's do. The correspondence:
     ours MultiHeadAttention w_q, w_k, w_v  <->  torch in_proj_weight / in_proj_bias (the three stacked)
     ours w_o                               <->  torch out_proj
-    EncoderLayer self_attn, feed_forward.w_1/w_2, add_norm_attn.norm, add_norm_ff.norm
+    EncoderLayer self_attn, feed_forward.w_1/w_2, self_attn_norm, ff_norm
         <->  TransformerEncoderLayer self_attn, linear1/linear2, norm1, norm2
-    DecoderLayer self_attn, cross_attn, feed_forward, add_norm_self/cross/ff.norm
+    DecoderLayer self_attn, cross_attn, feed_forward, self_attn_norm, cross_attn_norm, ff_norm
         <->  TransformerDecoderLayer self_attn, multihead_attn, linear1/linear2, norm1, norm2, norm3
     Encoder/Decoder final_norm             <->  nn.Transformer encoder.norm / decoder.norm
 nn.Transformer always ends each stack with a LayerNorm, so our stacks need final_norm=True to match it.
@@ -42,10 +42,10 @@ def _module_pairs(ours: nn.Module, theirs: nn.Module) -> list[Pair]:
 
 def _check_same_computation(ours: nn.Module, theirs: nn.Module) -> None:
     """Equal weights give equal outputs only if both layers also order LayerNorm, activation and eps alike."""
-    ours_norm = ours.add_norm_ff.norm
+    ours_norm = ours.ff_norm
     ours_act = type(ours.feed_forward.activation).__name__.lower()  # "relu" or "gelu"
     theirs_act = getattr(theirs.activation, "__name__", type(theirs.activation).__name__).lower()  # F.relu or a module
-    settings = {"norm_first": (ours.add_norm_ff.norm_first, theirs.norm_first),
+    settings = {"norm_first": (ours.norm_first, theirs.norm_first),
                 "activation": (ours_act, theirs_act),
                 "layer_norm_eps": (ours_norm.eps, theirs.norm1.eps)}
     differ = {name: pair for name, pair in settings.items() if pair[0] != pair[1]}
@@ -67,13 +67,13 @@ def _stack_pairs(encoder: Encoder, decoder: Decoder, transformer: nn.Transformer
     for ours, theirs in zip(encoder.layers, t_enc.layers):
         pairs += _attention_pairs(ours.self_attn, theirs.self_attn)
         pairs += _module_pairs(ours.feed_forward.w_1, theirs.linear1) + _module_pairs(ours.feed_forward.w_2, theirs.linear2)
-        pairs += _module_pairs(ours.add_norm_attn.norm, theirs.norm1) + _module_pairs(ours.add_norm_ff.norm, theirs.norm2)
+        pairs += _module_pairs(ours.self_attn_norm, theirs.norm1) + _module_pairs(ours.ff_norm, theirs.norm2)
     for ours, theirs in zip(decoder.layers, t_dec.layers):
         pairs += _attention_pairs(ours.self_attn, theirs.self_attn)
         pairs += _attention_pairs(ours.cross_attn, theirs.multihead_attn)
         pairs += _module_pairs(ours.feed_forward.w_1, theirs.linear1) + _module_pairs(ours.feed_forward.w_2, theirs.linear2)
-        pairs += _module_pairs(ours.add_norm_self.norm, theirs.norm1) + _module_pairs(ours.add_norm_cross.norm, theirs.norm2)
-        pairs += _module_pairs(ours.add_norm_ff.norm, theirs.norm3)
+        pairs += _module_pairs(ours.self_attn_norm, theirs.norm1) + _module_pairs(ours.cross_attn_norm, theirs.norm2)
+        pairs += _module_pairs(ours.ff_norm, theirs.norm3)
     pairs += _module_pairs(encoder.final_norm, t_enc.norm) + _module_pairs(decoder.final_norm, t_dec.norm)
     return pairs
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .checks import is_number
-from .tokenizer import PAD_ID
+from .config import PAD_ID
 
 
 class LabelSmoothingLoss(nn.Module):

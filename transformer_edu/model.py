@@ -13,40 +13,25 @@ The paper's Table 3 reports "65 x 10^6" for the base model (and 213 x 10^6 for t
 count gives 214,245,376) without its arithmetic, and describes the vocabulary only as "about 37000 tokens".
 The two gaps go in opposite directions, so we do not claim to reproduce the paper's figures exactly.
 Untying the output layer would add 18.9M.
+
+The three entry points (forward, encode, decode) check their inputs once (ids, masks, lengths, the cache)
+and the layers inside trust them (checks.py); the model's outputs are checked for NaN and inf.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import Tensor, nn
 
-from .checks import check_finite_output, check_real_tokens
+from .block import AttentionWeights, check_cache
+from .checks import (check_features, check_finite_output, check_mask, check_positions, check_real_tokens,
+                     check_token_ids, checked_by, weight_dtype)
 from .config import TransformerConfig
-from .decoder import Decoder, KVCache
+from .decoder import Decoder
 from .embeddings import TokenEmbedding
 from .encoder import Encoder
-from .masks import causal_mask, check_token_ids, padding_mask, target_mask
-from .positional_encoding import LearnedPositionalEncoding, PositionalEncoding
-
-
-@dataclass
-class AttentionWeights:
-    """Every layer's per-head attention weights from one forward pass.
-
-    encoder_self: N tensors (B, H, S, S); decoder_self: N tensors (B, H, T, T); cross: N tensors (B, H, T, S).
-    """
-
-    encoder_self: list[Tensor]
-    decoder_self: list[Tensor]
-    cross: list[Tensor]
-
-    def example(self, i: int) -> "AttentionWeights":
-        """Batch item i as a batch of one: the per-layer (1, H, L, L) tensors bertviz takes."""
-        batch = self.encoder_self[0].shape[0] if self.encoder_self else self.decoder_self[0].shape[0]
-        if not 0 <= i < batch:
-            raise ValueError(f"example index must be in [0, {batch - 1}], got {i}")
-        pick = lambda ws: [w[i:i + 1].detach() for w in ws]  # noqa: E731
-        return AttentionWeights(pick(self.encoder_self), pick(self.decoder_self), pick(self.cross))
+from .kv_cache import KVCache
+from .masks import causal_mask, padding_mask, target_mask
+from .multi_head_attention import MultiHeadAttention
+from .positional_encoding import PositionalEncoding
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -64,14 +49,11 @@ class Transformer(nn.Module):
         c = self.config = config
         self.src_embed = TokenEmbedding(c.src_vocab_size, c.d_model)
         self.tgt_embed = self.src_embed if c.share_embeddings else TokenEmbedding(c.tgt_vocab_size, c.d_model)
-        positions = PositionalEncoding if c.positional == "sinusoidal" else LearnedPositionalEncoding
-        self.src_position = positions(c.d_model, c.max_len, c.dropout)
-        self.tgt_position = positions(c.d_model, c.max_len, c.dropout)
-        stack = dict(d_model=c.d_model, n_heads=c.n_heads, d_ff=c.d_ff, dropout=c.dropout, norm_first=c.norm_first,
-                     final_norm=c.final_norm, activation=c.activation, attention_dropout=c.attention_dropout,
-                     layer_norm_eps=c.layer_norm_eps)
-        self.encoder = Encoder(c.n_encoder_layers, **stack)
-        self.decoder = Decoder(c.n_decoder_layers, **stack)
+        learned = c.positional == "learned"  # Table 3 row (E); the paper's model uses sinusoids
+        self.src_position = PositionalEncoding(c.d_model, c.max_len, c.dropout, learned)
+        self.tgt_position = PositionalEncoding(c.d_model, c.max_len, c.dropout, learned)
+        self.encoder = Encoder(c.n_encoder_layers, final_norm=c.final_norm, **c.block_settings())
+        self.decoder = Decoder(c.n_decoder_layers, final_norm=c.final_norm, **c.block_settings())
         for p in [*self.encoder.parameters(), *self.decoder.parameters()]:
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)  # Glorot init for every weight matrix, as nn.Transformer does
@@ -81,46 +63,7 @@ class Transformer(nn.Module):
         else:
             nn.init.normal_(self.output.weight, std=c.d_model ** -0.5)
 
-    def encode(self, src_ids: Tensor, src_mask: Tensor | None = None, return_attention: bool = False):
-        """Shapes: src_ids (B, S) -> memory (B, S, D) [, N encoder weights (B, H, S, S)].
-        src_mask defaults to the padding mask built from config.pad_id. Every source needs a real token: a
-        row of padding only has nothing to attend to (ValueError)."""
-        check_token_ids(src_ids, self.config.src_vocab_size, "src_ids")
-        check_real_tokens(src_ids, self.config.pad_id, "src_ids")
-        if src_mask is None:
-            src_mask = padding_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
-        x = self.src_position(self.src_embed(src_ids))  # (B, S, D)
-        result = self.encoder(x, src_mask, return_attention=return_attention)
-        check_finite_output(self, result[0] if return_attention else result, "memory (Transformer.encode's output)")
-        return result
-
-    def decode(self, tgt_ids: Tensor, memory: Tensor, src_mask: Tensor | None = None,
-               tgt_mask: Tensor | None = None, cache: KVCache | None = None, return_attention: bool = False):
-        """Shapes: tgt_ids (B, T), memory (B, S, D), src_mask (B, 1, 1, S) -> logits (B, T, V)
-        [, decoder self weights, cross weights].
-
-        src_mask None lets every memory position be attended (pass the encoder's padding mask).
-        tgt_mask None builds padding + causal masks from tgt_ids. With a `cache` (from `new_cache()`),
-        tgt_ids holds only the new tokens, which take positions after the cached ones.
-        """
-        check_token_ids(tgt_ids, self.config.tgt_vocab_size, "tgt_ids")
-        start = 0 if cache is None else cache.length
-        if tgt_mask is None:
-            if cache is None:
-                tgt_mask = target_mask(tgt_ids, self.config.pad_id)  # (B, 1, T, T)
-            elif tgt_ids.shape[1] > 1:
-                tgt_mask = causal_mask(start + tgt_ids.shape[1], tgt_ids.device)[:, :, start:]  # (1, 1, T, start+T)
-            # one new token with a cache: every cached position is in its past, so no mask is needed
-        y = self.tgt_position(self.tgt_embed(tgt_ids), start=start)  # (B, T, D)
-        result = self.decoder(y, memory, src_mask, tgt_mask, return_attention=return_attention, cache=cache)
-        logits = self.output(result[0] if return_attention else result)  # (B, T, V)
-        check_finite_output(self, logits, "logits (Transformer.decode's output)")
-        return (logits, *result[1:]) if return_attention else logits
-
-    def new_cache(self) -> KVCache:
-        """An empty key/value cache for step-by-step decoding (see decoding.py)."""
-        return self.decoder.new_cache()
-
+    @checked_by("check_forward")
     def forward(self, src_ids: Tensor, tgt_ids: Tensor, src_mask: Tensor | None = None,
                 tgt_mask: Tensor | None = None, return_attention: bool = False):
         """Shapes: src_ids (B, S), tgt_ids (B, T) -> logits (B, T, V) [, AttentionWeights].
@@ -128,15 +71,96 @@ class Transformer(nn.Module):
         Masks default to those built from config.pad_id: src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T).
         The logits are unnormalized; softmax over the last axis gives next-token probabilities.
         """
-        check_token_ids(src_ids, self.config.src_vocab_size, "src_ids")
+        if src_mask is None:
+            src_mask = padding_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
+        if not return_attention:
+            return self.decode(tgt_ids, self.encode(src_ids, src_mask), src_mask, tgt_mask)  # (B, T, V)
+        memory, enc_weights = self.encode(src_ids, src_mask, return_attention=True)  # (B, S, D)
+        logits, dec_weights = self.decode(tgt_ids, memory, src_mask, tgt_mask, return_attention=True)  # (B, T, V)
+        return logits, AttentionWeights.concat([enc_weights, dec_weights])
+
+    @checked_by("check_encode")
+    def encode(self, src_ids: Tensor, src_mask: Tensor | None = None, return_attention: bool = False):
+        """Shapes: src_ids (B, S) -> memory (B, S, D) [, AttentionWeights: encoder_self N x (B, H, S, S)].
+        src_mask defaults to the padding mask built from config.pad_id. Every source needs a real token: a
+        row of padding only has nothing to attend to (ValueError)."""
+        if src_mask is None:
+            src_mask = padding_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
+        x = self.src_position(self.src_embed(src_ids))  # (B, S, D)
+        memory, weights = self.encoder(x, src_mask, return_attention=True)  # (B, S, D)
+        check_finite_output(self, memory, "memory (Transformer.encode's output)")
+        return (memory, weights) if return_attention else memory
+
+    @checked_by("check_decode")
+    def decode(self, tgt_ids: Tensor, memory: Tensor, src_mask: Tensor | None = None,
+               tgt_mask: Tensor | None = None, cache: KVCache | None = None, return_attention: bool = False):
+        """Shapes: tgt_ids (B, T), memory (B, S, D), src_mask (B, 1, 1, S) -> logits (B, T, V)
+        [, AttentionWeights: decoder_self N x (B, H, T, T), cross N x (B, H, T, S)].
+
+        src_mask None lets every memory position be attended (pass the encoder's padding mask).
+        tgt_mask None builds padding + causal masks from tgt_ids. With a `cache` (from `new_cache()`),
+        tgt_ids holds only the new tokens, which take positions after the cached ones.
+        """
+        start = 0 if cache is None else cache.length
+        if tgt_mask is None:
+            tgt_mask = self.default_tgt_mask(tgt_ids, start)
+        y = self.tgt_position(self.tgt_embed(tgt_ids), start=start)  # (B, T, D)
+        y, weights = self.decoder(y, memory, src_mask, tgt_mask, cache, return_attention=True)  # (B, T, D)
+        logits = self.output(y)  # (B, T, V)
+        check_finite_output(self, logits, "logits (Transformer.decode's output)")
+        return (logits, weights) if return_attention else logits
+
+    def default_tgt_mask(self, tgt_ids: Tensor, start: int = 0) -> Tensor | None:
+        """Padding + causal (B, 1, T, T) without a cache; with `start` positions cached, causal over the new
+        ones (1, 1, T, start + T), or None for one new token: its past is everything cached."""
+        if start == 0:
+            return target_mask(tgt_ids, self.config.pad_id)  # (B, 1, T, T)
+        if tgt_ids.shape[1] == 1:
+            return None
+        return causal_mask(start + tgt_ids.shape[1], tgt_ids.device)[:, :, start:]  # (1, 1, T, start + T)
+
+    def new_cache(self) -> KVCache:
+        """An empty key/value cache for step-by-step decoding (see decoding.py)."""
+        return KVCache()
+
+    def attention_layers(self) -> dict[str, list[MultiHeadAttention]]:
+        """Every attention module by kind, as in AttentionWeights (for ablation and the views)."""
+        return {"encoder_self": [layer.self_attn for layer in self.encoder.layers],
+                "decoder_self": [layer.self_attn for layer in self.decoder.layers],
+                "cross": [layer.cross_attn for layer in self.decoder.layers]}
+
+    # --- input checks, once per entry point (checks.py) -----------------------------------------------------
+    def check_forward(self, src_ids, tgt_ids, src_mask=None, tgt_mask=None, return_attention=False) -> None:
+        self.check_encode(src_ids, src_mask)
         check_token_ids(tgt_ids, self.config.tgt_vocab_size, "tgt_ids")
         if src_ids.shape[0] != tgt_ids.shape[0]:
             raise ValueError(f"src_ids and tgt_ids must have the same batch size, got {src_ids.shape[0]} "
                              f"and {tgt_ids.shape[0]}")
-        if src_mask is None:
-            src_mask = padding_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
-        if not return_attention:
-            return self.decode(tgt_ids, self.encode(src_ids, src_mask), src_mask, tgt_mask)
-        memory, enc_weights = self.encode(src_ids, src_mask, return_attention=True)
-        logits, self_weights, cross_weights = self.decode(tgt_ids, memory, src_mask, tgt_mask, return_attention=True)
-        return logits, AttentionWeights(enc_weights, self_weights, cross_weights)
+        self.check_target(tgt_ids, src_ids.shape[1], src_mask, tgt_mask, start=0)
+
+    def check_encode(self, src_ids, src_mask=None, return_attention=False) -> None:
+        check_token_ids(src_ids, self.config.src_vocab_size, "src_ids")
+        check_real_tokens(src_ids, self.config.pad_id, "src_ids")
+        check_positions(0, src_ids.shape[1], self.config.max_len)
+        if src_mask is not None:
+            check_mask(src_mask, (src_ids.shape[0], self.config.n_heads, src_ids.shape[1], src_ids.shape[1]),
+                       "src_mask")
+
+    def check_decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False):
+        check_token_ids(tgt_ids, self.config.tgt_vocab_size, "tgt_ids")
+        check_features(memory, self.config.d_model, "memory", weight_dtype(self), finite=True,
+                       hint=" (the output of Transformer.encode)")
+        if memory.shape[0] != tgt_ids.shape[0]:
+            raise ValueError(f"tgt_ids and memory must share the batch size, got {tgt_ids.shape[0]} and "
+                             f"{memory.shape[0]}")
+        if cache is not None:
+            check_cache(cache, tgt_ids.shape[0], memory.shape[1])
+        self.check_target(tgt_ids, memory.shape[1], src_mask, tgt_mask, 0 if cache is None else cache.length)
+
+    def check_target(self, tgt_ids, src_length, src_mask, tgt_mask, start) -> None:
+        b, t, h = tgt_ids.shape[0], tgt_ids.shape[1], self.config.n_heads
+        check_positions(start, t, self.config.max_len)
+        if src_mask is not None:
+            check_mask(src_mask, (b, h, t, src_length), "src_mask")
+        if tgt_mask is not None:
+            check_mask(tgt_mask, (b, h, t, start + t), "tgt_mask")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .checks import check_features
+from .checks import check_features, check_positions, checked_by
 
 
 def sinusoidal_table(max_len: int, d_model: int, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -30,45 +30,31 @@ def sinusoidal_table(max_len: int, d_model: int, dtype: torch.dtype = torch.floa
     return table.to(dtype)  # (L, D)
 
 
-class _Positions(nn.Module):
-    def __init__(self, d_model: int, max_len: int, dropout: float):
+class PositionalEncoding(nn.Module):
+    """Fixed sinusoidal positions, as in the paper: a table without parameters."""
+
+    def __init__(self, d_model: int, max_len: int = 1024, dropout: float = 0.0, learned: bool = False):
         super().__init__()
         self.d_model, self.max_len = d_model, max_len
+        if learned:  # Table 3 row (E): a trained vector per position
+            self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # (max_len, D)
+        else:
+            self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)  # (max_len, D)
         self.dropout = nn.Dropout(dropout)  # the paper drops out the sum of embeddings and positions
 
-    def positions(self, length: int, start: int) -> Tensor:
-        raise NotImplementedError
-
+    @checked_by("check_inputs")
     def forward(self, x: Tensor, start: int = 0) -> Tensor:
         """Add positions start .. start + L - 1. Shapes: x (B, L, D) -> (B, L, D)."""
+        pe = self.table[start:start + x.shape[1]]  # (L, D): PE(pos) for pos = start .. start + L - 1
+        return self.dropout(x + pe.to(x.dtype))  # (B, L, D)
+
+    def check_inputs(self, x: Tensor, start: int = 0) -> None:
         check_features(x, self.d_model, "embeddings")
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise ValueError(f"start must be an int position, got {start!r}")
-        if start < 0 or start + x.shape[1] > self.max_len:
-            raise ValueError(f"positions {start}..{start + x.shape[1] - 1} exceed max_len={self.max_len}; "
-                             f"build the model with a larger max_len")
-        return self.dropout(x + self.positions(x.shape[1], start).to(x.dtype))  # (B, L, D)
+        check_positions(start, x.shape[1], self.max_len)
 
 
-class PositionalEncoding(_Positions):
-    """Fixed sinusoidal positions, as in the paper. Has no parameters."""
-
-    def __init__(self, d_model: int, max_len: int = 1024, dropout: float = 0.0):
-        super().__init__(d_model, max_len, dropout)
-        self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)  # (max_len, D)
-
-    def positions(self, length: int, start: int = 0) -> Tensor:
-        return self.table[start:start + length]  # (L, D)
-
-
-class LearnedPositionalEncoding(_Positions):
+class LearnedPositionalEncoding(PositionalEncoding):
     """A trained vector per position (paper Table 3 row E; later used by BERT and GPT)."""
 
     def __init__(self, d_model: int, max_len: int = 1024, dropout: float = 0.0):
-        super().__init__(d_model, max_len, dropout)
-        self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)  # (max_len, D)
-
-    def positions(self, length: int, start: int = 0) -> Tensor:
-        return self.table[start:start + length]  # (L, D)
-
-
+        super().__init__(d_model, max_len, dropout, learned=True)

@@ -7,7 +7,7 @@ single symbols and repeatedly merge the most frequent adjacent pair into a new s
 
 - CharTokenizer: one token per character seen in training; unseen characters become <unk>.
 - WordTokenizer: pieces cut by a regular expression (words, punctuation marks, or whatever the pattern says).
-- BPETokenizer (in bpe.py, re-exported here): BPE learned from scratch, on UTF-8 bytes (a later change).
+- BPETokenizer (in bpe.py): BPE learned from scratch, on UTF-8 bytes (a later change).
 
 Every vocabulary starts with the same special tokens: <pad>=0, <bos>=1 (begin), <eos>=2 (end), <unk>=3.
 """
@@ -19,32 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from .checks import check_int
+from .checks import check_corpus, check_int, check_text
+from .config import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID  # noqa: F401 (re-exported for the chapters)
 
-SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
-PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 N_SPECIAL = len(SPECIAL_TOKENS)
 DEFAULT_PATTERN = r"\w+|[^\w\s]"  # WordTokenizer: a run of letters/digits/_ or one punctuation mark
-
-
-def _check_text(text, name: str = "text") -> None:
-    if not isinstance(text, str):
-        raise ValueError(f"{name} must be a str, got {type(text).__name__}")
-
-
-def _check_corpus(texts) -> list[str]:
-    """A training corpus: one str or an iterable of str, with at least one character in total."""
-    texts = [texts] if isinstance(texts, str) else texts
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise ValueError(f"texts must be a str or an iterable of str, got {type(texts).__name__}") from None
-    for i, text in enumerate(texts):
-        _check_text(text, f"texts[{i}]")
-    if not any(texts):
-        raise ValueError(f"the training corpus is empty: expected at least one non-empty text, got {len(texts)} "
-                         "text(s) with no characters")
-    return texts
 
 
 class Tokenizer:
@@ -54,6 +33,11 @@ class Tokenizer:
     """
 
     kind = "base"  # the "type" field of a saved file
+    types: dict[str, type] = {}  # kind -> subclass, filled as each subclass is defined (bpe.py adds "bpe")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Tokenizer.types[cls.kind] = cls
 
     def __init__(self, tokens: Iterable[str]):
         vocab = list(SPECIAL_TOKENS) + list(tokens)
@@ -84,7 +68,7 @@ class Tokenizer:
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Text -> ids, optionally wrapped in <bos> ... <eos>. Pieces not in the vocabulary become <unk>."""
-        _check_text(text)
+        check_text(text)
         return [BOS_ID] * bool(add_bos) + self._encode_ids(text) + [EOS_ID] * bool(add_eos)
 
     def decode(self, ids, skip_special: bool = True) -> str:
@@ -98,15 +82,11 @@ class Tokenizer:
         return self._join([self._vocab[i] for i in ids if not (skip_special and i in (PAD_ID, BOS_ID, EOS_ID))])
 
     def _check_id(self, i) -> None:
-        if isinstance(i, bool) or not isinstance(i, int):
-            raise ValueError(f"token ids must be ints, got {i!r} of type {type(i).__name__}")
-        if not 0 <= i < len(self._vocab):
-            raise ValueError(f"token id {i} is out of range: expected 0 to {len(self._vocab) - 1} for this "
-                             f"vocabulary of {len(self._vocab)}")
+        check_int("token id", i, 0, len(self._vocab) - 1, f" for this vocabulary of {len(self._vocab)}")
 
     def token_to_id(self, token: str) -> int:
         """The id of a token string; <unk>'s id for a string not in the vocabulary."""
-        _check_text(token, "token")
+        check_text(token, "token")
         return self._ids.get(token, UNK_ID)
 
     def id_to_token(self, i: int) -> str:
@@ -124,11 +104,11 @@ class Tokenizer:
     @staticmethod
     def from_dict(data: dict) -> Tokenizer:
         """Rebuild a tokenizer from `to_dict()`'s output, choosing the class by data["type"]."""
-        if not isinstance(data, dict) or data.get("type") not in TOKENIZER_TYPES:
+        if not isinstance(data, dict) or data.get("type") not in Tokenizer.types:
             got = data.get("type") if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"expected a dict whose 'type' is one of {sorted(TOKENIZER_TYPES)}, got {got!r}")
+            raise ValueError(f"expected a dict whose 'type' is one of {sorted(Tokenizer.types)}, got {got!r}")
         try:
-            tokenizer = TOKENIZER_TYPES[data["type"]]._from_dict(data)
+            tokenizer = Tokenizer.types[data["type"]]._from_dict(data)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed {data['type']!r} tokenizer data: {exc!r}") from None
         if "vocab" in data and data["vocab"] != tokenizer.vocab:
@@ -159,14 +139,14 @@ class CharTokenizer(Tokenizer):
     @classmethod
     def train(cls, texts: str | Iterable[str]) -> CharTokenizer:
         """Every distinct character of the corpus, sorted (so the ids do not depend on the order of texts)."""
-        return cls(sorted(set("".join(_check_corpus(texts)))))
+        return cls(sorted(set("".join(check_corpus(texts)))))
 
     @classmethod
     def _from_dict(cls, data: dict) -> CharTokenizer:
         return cls(data["vocab"][N_SPECIAL:])
 
     def tokenize(self, text: str) -> list[str]:
-        _check_text(text)
+        check_text(text)
         return list(text)
 
     def _join(self, pieces: list[str]) -> str:
@@ -184,8 +164,8 @@ class WordTokenizer(Tokenizer):
     kind = "word"
 
     def __init__(self, tokens: Iterable[str], pattern: str = DEFAULT_PATTERN, separator: str = " "):
-        _check_text(pattern, "pattern")
-        _check_text(separator, "separator")
+        check_text(pattern, "pattern")
+        check_text(separator, "separator")
         try:
             self._regex = re.compile(pattern)
         except re.error as exc:
@@ -198,7 +178,7 @@ class WordTokenizer(Tokenizer):
               separator: str = " ") -> WordTokenizer:
         check_int("min_freq", min_freq, 1)
         cutter = cls([], pattern, separator)  # only the specials so far: used to cut the corpus into pieces
-        counts = Counter(piece for text in _check_corpus(texts) for piece in cutter._pieces(text))
+        counts = Counter(piece for text in check_corpus(texts) for piece in cutter._pieces(text))
         tokens = sorted(p for p, n in counts.items() if n >= min_freq and p not in SPECIAL_TOKENS)
         if not tokens:
             raise ValueError(f"no piece occurs at least min_freq={min_freq} times with pattern {pattern!r}: "
@@ -213,7 +193,7 @@ class WordTokenizer(Tokenizer):
         return [m.group(0) for m in self._regex.finditer(text) if m.group(0)]
 
     def tokenize(self, text: str) -> list[str]:
-        _check_text(text)
+        check_text(text)
         return self._pieces(text)
 
     def _join(self, pieces: list[str]) -> str:
@@ -224,10 +204,3 @@ class WordTokenizer(Tokenizer):
 
     def to_dict(self) -> dict:
         return {"type": self.kind, "pattern": self.pattern, "separator": self.separator, "vocab": self.vocab}
-
-
-# Imported last: bpe.py builds on Tokenizer above. Re-exported so `from transformer_edu.tokenizer import
-# BPETokenizer` keeps working.
-from .bpe import BPE_PATTERN, BPETokenizer, bytes_to_text, text_to_bytes  # noqa: E402
-
-TOKENIZER_TYPES = {cls.kind: cls for cls in (CharTokenizer, WordTokenizer, BPETokenizer)}

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from .checkpoint import save_checkpoint
-from .checks import NonFiniteError, check_int, is_finite, is_number, non_finite_parameters
+from .checks import (NonFiniteError, check_int, check_text_pairs, check_tokenizer_pair, is_finite, is_number,
+                     non_finite_parameters)
+from .config import PAD_ID
 from .data import Seq2SeqBatch, iterate_batches
-from .evaluation import (_check_tokenizers, evaluate_loss, exact_match, held_out_evaluator,  # noqa: F401
-                         predict)
+from .evaluation import evaluate_loss, exact_match, held_out_evaluator, predict  # noqa: F401 (re-exported)
 from .label_smoothing import LabelSmoothingLoss
-from .tokenizer import PAD_ID
 
 
 def noam_lr(step: int, d_model: int, warmup_steps: int = 4000, factor: float = 1.0) -> float:
@@ -104,13 +104,10 @@ def _check_train_settings(model, data, tokenizers, steps, batch_size, eval_every
                              ("checkpoint_every", checkpoint_every, 0), ("seed", seed, 0)):
         check_int(name, value, low)
     if isinstance(data, (list, tuple)) and data and all(isinstance(item, Seq2SeqBatch) for item in data):
-        tokenizers = None if tokenizers is None else _check_tokenizers(tokenizers)
-    elif isinstance(data, (list, tuple)) and data and all(
-            isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(t, str) for t in p) for p in data):
-        tokenizers = _check_tokenizers(tokenizers)
+        tokenizers = None if tokenizers is None else check_tokenizer_pair(tokenizers)
     else:
-        raise ValueError(f"data must be a non-empty list of (source, target) str pairs or of Seq2SeqBatch, "
-                         f"got {data!r:.80}")
+        check_text_pairs(data, "data (or a non-empty list of Seq2SeqBatch)")
+        tokenizers = check_tokenizer_pair(tokenizers)
     if eval_fn is not None and not callable(eval_fn) or stop_when is not None and not callable(stop_when):
         raise ValueError(f"eval_fn and stop_when must be callables, got {eval_fn!r:.60} and {stop_when!r:.60}")
     if (eval_every or stop_when is not None) and eval_fn is None:

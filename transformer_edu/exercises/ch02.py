@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..tokenizer import SPECIAL_TOKENS, BPETokenizer, CharTokenizer
+from ..bpe import BPETokenizer
+from ..tokenizer import SPECIAL_TOKENS, CharTokenizer
 from ._check import Feedback, compare_tensors, correct, not_yet
 
 

@@ -53,8 +53,8 @@ def check_encoder_layer(layer_fn) -> Feedback:
         return not_yet("your function returned None: return the layer's output tensor (B, S, D)")
     with torch.no_grad():
         no_mask = layer(x)
-        h = layer.add_norm_attn.norm(layer.self_attn(x, x, x, mask=mask))
-        no_residual = layer.add_norm_ff.norm(layer.feed_forward(h))
+        h = layer.self_attn_norm(layer.self_attn(x, x, x, mask=mask))
+        no_residual = layer.ff_norm(layer.feed_forward(h))
     problem = compare_tensors("the output", got, expected, atol=1e-5)
     if problem is None:
         return correct("your layer equals EncoderLayer: attention, Add & Norm, feed-forward, Add & Norm.")

@@ -17,10 +17,10 @@ BERT_LAYER_TO_OURS = {
     "attention.self.key": "self_attn.w_k",
     "attention.self.value": "self_attn.w_v",
     "attention.output.dense": "self_attn.w_o",
-    "attention.output.LayerNorm": "add_norm_attn.norm",
+    "attention.output.LayerNorm": "self_attn_norm",
     "intermediate.dense": "feed_forward.w_1",
     "output.dense": "feed_forward.w_2",
-    "output.LayerNorm": "add_norm_ff.norm",
+    "output.LayerNorm": "ff_norm",
 }
 
 
@@ -58,9 +58,9 @@ def check_name_map(mapping) -> Feedback:
         if hf_name in ("output.dense", "intermediate.dense") and got in ("feed_forward.w_1", "feed_forward.w_2"):
             return not_yet("the two feed-forward layers are swapped: 'intermediate.dense' widens D -> d_ff (our "
                            "w_1), 'output.dense' narrows d_ff -> D (our w_2)")
-        if hf_name.endswith("LayerNorm") and got.endswith(".norm"):
+        if hf_name.endswith("LayerNorm") and got.endswith("_norm"):
             return not_yet("the two LayerNorms are swapped: 'attention.output.LayerNorm' follows the attention "
-                           "sub-layer (add_norm_attn), 'output.LayerNorm' follows the feed-forward one (add_norm_ff)")
+                           "sub-layer (self_attn_norm), 'output.LayerNorm' follows the feed-forward one (ff_norm)")
         return not_yet(f"{hf_name!r} should map to {expected!r}, got {got!r}. Compare the shapes: print "
                        f"bert.encoder.layer[0] and EncoderLayer's modules side by side")
     return correct("BertSelfAttention holds W^Q, W^K, W^V; BertSelfOutput holds W^O and the first Add & Norm; "

@@ -46,7 +46,8 @@ from typing import Sequence
 
 import torch
 
-from ..model import AttentionWeights
+from ..block import AttentionWeights
+from ..checks import check_int
 
 _KINDS = ("encoder_self", "decoder_self", "cross")
 # bertviz draws black (light) or grey (dark) text without a background of its own: give it a panel, so it
@@ -209,8 +210,7 @@ def _offline(html: str, decimals: int, kind: str) -> str:
 
 
 def _check_decimals(decimals) -> int:
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 1 <= decimals <= 8:
-        raise ValueError(f"decimals: expected an int from 1 to 8, got {decimals!r}")
+    check_int("decimals", decimals, 1, 8)
     return decimals
 
 

@@ -27,6 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from ..checks import check_int
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 SEQUENTIAL, DIVERGING = "viridis", "RdBu_r"
@@ -155,8 +157,7 @@ def head_grid(values, title: str | None = None, *, value_label: str = "value", d
         if 0 in g.shape:
             raise ValueError(f"values{'' if name is None else f'[{name!r}]'} must be a non-empty (layers, heads) "
                              f"array, got shape {g.shape}")
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 6:
-        raise ValueError(f"decimals must be an int from 0 to 6, got {decimals!r}")
+    check_int("decimals", decimals, 0, 6)
     finite = np.concatenate([g[np.isfinite(g)] for g in grids.values()])
     signed = finite.size > 0 and finite.min() < 0
     if signed:
@@ -384,13 +385,10 @@ _FILL = {"attention": "#fbe0a6", "ffn": "#cde6f7", "norm": "#e4e4e4", "io": "#cd
 
 def _layer_boxes(layer) -> list[tuple[str, str]]:
     """(label, kind) of one layer's sub-layers, bottom to top, read from its modules."""
-    steps = [("self_attn", ("add_norm_attn", "add_norm_self")), ("cross_attn", ("add_norm_cross",)),
-             ("feed_forward", ("add_norm_ff",))]
-    decoder = hasattr(layer, "cross_attn")
+    decoder = getattr(layer, "cross_attn", None) is not None
     boxes = []
-    for sub_name, norm_names in steps:
+    for sub_name in ("self_attn", "cross_attn", "feed_forward"):
         sub = getattr(layer, sub_name, None)
-        norm = next((getattr(layer, n) for n in norm_names if hasattr(layer, n)), None)
         if sub is None:
             continue
         if sub_name == "feed_forward":
@@ -403,7 +401,7 @@ def _layer_boxes(layer) -> list[tuple[str, str]]:
             label = ("Encoder-decoder attention" if sub_name == "cross_attn"
                      else "Masked multi-head self-attention" if decoder else "Multi-head self-attention") + heads
             kind = "attention"
-        if norm is not None and getattr(norm, "norm_first", False):
+        if getattr(layer, "norm_first", False):
             boxes += [("LayerNorm (pre-LN, later practice)", "norm"), (label, kind), ("Add (residual)", "norm")]
         else:
             boxes += [(label, kind), ("Add & Norm", "norm")]

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 import ipywidgets as W
 import torch
 
-from ..decoding import _inference, greedy_decode
+from ..checks import check_model
+from ..decoding import greedy_decode, inference
 from . import plots
 from .views import DistributionExplorer, TokenExplorer, token_pairs
 
@@ -122,13 +123,12 @@ def live_attention(model, tokenizer, text: str = "The cat sat on the mat.", laye
                    head: int | str = "mean") -> W.VBox:
     """Type a sentence: the model's encoder self-attention for it, as a heatmap (plots.attention_heatmap).
 
-    `model` needs `encode(src_ids, return_attention=True) -> (memory, [weights (1, H, S, S) per layer])`
-    (a transformer_edu Transformer); `tokenizer` maps text to (piece, id) pairs in the model's vocabulary.
+    `model` has the Seq2SeqModel protocol (a transformer_edu Transformer, protocol.py); `tokenizer` maps text
+    to (piece, id) pairs in the model's vocabulary.
     """
-    if not callable(getattr(model, "encode", None)):
-        raise ValueError(f"model must have encode(src_ids, return_attention=True), got {type(model).__name__}")
-    n_layers = len(model.encoder.layers)
-    n_heads = model.encoder.layers[0].self_attn.n_heads
+    check_model(model)
+    attentions = model.attention_layers()["encoder_self"]
+    n_layers, n_heads = len(attentions), attentions[0].n_heads
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer must be in [0, {n_layers - 1}], got {layer}")
     head_pick = _head_picker(n_heads, head)
@@ -140,9 +140,9 @@ def live_attention(model, tokenizer, text: str = "The cat sat on the mat.", laye
     def redraw(_=None) -> None:
         try:
             pairs, ids = _source_ids(tokenizer, box.value)  # ids (1, S)
-            with _inference(model):
+            with inference(model):
                 _, weights = model.encode(ids, return_attention=True)
-            w, name = _one_head(weights[layer_pick.value][0], head_pick.value)  # (H, S, S) -> (S, S)
+            w, name = _one_head(weights.encoder_self[layer_pick.value][0], head_pick.value)  # (H, S, S) -> (S, S)
             pieces = [p for p, _ in pairs]
             _show(image, plots.attention_heatmap(w, pieces, pieces,
                                                  title=f"Encoder self-attention, layer {layer_pick.value}, {name}"))
@@ -162,18 +162,17 @@ def live_translation(model, src_tokenizer, tgt_tokenizer, text: str = "14 Mar 19
     """Type a source: the model's greedy output, and the encoder-decoder attention behind it as a heatmap, one
     row per token the model wrote (labelled "-> token"), one column per source token.
 
-    `model` is a transformer_edu Transformer; `src_tokenizer` gives (piece, id) pairs (see tokenize_with);
+    `model` has the Seq2SeqModel protocol (a transformer_edu Transformer); `src_tokenizer` gives (piece, id) pairs (see tokenize_with);
     `tgt_tokenizer` is one of this package's tokenizers (bos_id, eos_id, id_to_token, decode). `layer` is a
     decoder layer (default: the last), `head` a head index or "mean" (all heads averaged).
     """
-    if not all(callable(getattr(model, name, None)) for name in ("encode", "decode")) or not hasattr(model, "decoder"):
-        raise ValueError(f"model must be an encoder-decoder transformer_edu Transformer, got {type(model).__name__}")
+    check_model(model)
     missing = [name for name in ("bos_id", "eos_id", "id_to_token", "decode") if not hasattr(tgt_tokenizer, name)]
     if missing:
         raise ValueError(f"tgt_tokenizer must be a transformer_edu tokenizer; {type(tgt_tokenizer).__name__} has no "
                          f"{', '.join(missing)}")
-    n_layers = len(model.decoder.layers)
-    n_heads = model.decoder.layers[0].cross_attn.n_heads
+    attentions = model.attention_layers()["cross"]
+    n_layers, n_heads = len(attentions), attentions[0].n_heads
     layer = n_layers - 1 if layer is None else layer
     if not (isinstance(layer, int) and 0 <= layer < n_layers):
         raise ValueError(f"layer must be a decoder layer in [0, {n_layers - 1}], got {layer!r}")
@@ -190,7 +189,7 @@ def live_translation(model, src_tokenizer, tgt_tokenizer, text: str = "14 Mar 19
             pairs, src = _source_ids(src_tokenizer, box.value)  # src (1, S)
             out = greedy_decode(model, src, max_len=max_len, bos_id=tgt_tokenizer.bos_id,
                                 eos_id=tgt_tokenizer.eos_id)  # (1, 1 + n): BOS, then what the model wrote
-            with _inference(model):
+            with inference(model):
                 _, weights = model(src, out[:, :-1], return_attention=True)  # position t chose out[0, t + 1]
         except ValueError as err:  # shown under the controls instead of lost in the kernel log
             answer.value = "<p>Could not compute: " + _escape(str(err)) + "</p>"

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..plots import as_array, token_list
-from .base import _check_size, _esm, _View, rounded
+from .base import View, check_size, front_end, rounded
 
 
 def _kind_to_array(weights, name: str) -> np.ndarray:
@@ -36,7 +36,7 @@ def _kind_to_array(weights, name: str) -> np.ndarray:
     return arr
 
 
-class AttentionExplorer(_View):
+class AttentionExplorer(View):
     """Attention weights of every layer and head: a heatmap and a lines view, for one or several kinds.
 
     weights: one (T, S) matrix (early chapters), (H, T, S), (L, H, T, S), a list of per-layer (H, T, S)
@@ -47,7 +47,7 @@ class AttentionExplorer(_View):
     Size: about 6 bytes per weight; 2 layers x 4 heads x 10 x 10 tokens is about 5 KB.
     """
 
-    _esm = _esm("view_attention.js")
+    _esm = front_end("view_attention.js")
 
     @classmethod
     def data_for(cls, weights, query_tokens=None, key_tokens=None, *, title: str | None = None, layer: int = 0,
@@ -69,7 +69,7 @@ class AttentionExplorer(_View):
             total += arr.size
         if not kinds:
             raise ValueError("weights is an empty dict; pass at least one kind of attention")
-        _check_size(total, max_numbers, "weights")
+        check_size(total, max_numbers, "weights")
         n_layers, n_heads = len(kinds[0]["layers"]), len(kinds[0]["layers"][0])
         if not 0 <= layer < n_layers:
             raise ValueError(f"layer must be in [0, {n_layers - 1}], got {layer}")
@@ -108,7 +108,7 @@ class AttentionExplorer(_View):
                 f"queries={len(k[0]['query_tokens'])}, keys={len(k[0]['key_tokens'])}")
 
 
-class MaskedAttentionExplorer(_View):
+class MaskedAttentionExplorer(View):
     """One matrix of attention scores; "padding mask" and "causal mask" checkboxes recompute softmax in the
     browser (masked scores become -inf, so their weights are exactly 0).
 
@@ -118,7 +118,7 @@ class MaskedAttentionExplorer(_View):
     Size: keep T, S <= 12 (the cells show their values).
     """
 
-    _esm = _esm("view_masked.js")
+    _esm = front_end("view_masked.js")
 
     @classmethod
     def data_for(cls, scores, tokens, pad_positions=(), *, key_tokens=None, padding: bool = False,

@@ -16,7 +16,7 @@ import traitlets
 _HERE = Path(__file__).parent
 
 
-def _esm(name: str) -> str:
+def front_end(name: str) -> str:
     """One ES module: the shared helpers, then the view's code, then its default export."""
     common = (_HERE / "view_common.js").read_text(encoding="utf-8")
     own = (_HERE / name).read_text(encoding="utf-8")
@@ -31,13 +31,13 @@ def rounded(values, decimals: int) -> list:
     return out.tolist()
 
 
-def _check_size(n: int, max_numbers: int, what: str) -> None:
+def check_size(n: int, max_numbers: int, what: str) -> None:
     if n > max_numbers:
         raise ValueError(f"{what} holds {n:,} numbers, more than max_numbers={max_numbers:,}; the page would be "
                          f"large. Use fewer tokens, layers or heads (or raise max_numbers deliberately)")
 
 
-class _View(anywidget.AnyWidget):
+class View(anywidget.AnyWidget):
     """Base: `data_for(...)` checks the inputs and returns the synced data; the constructor and `update` take
     the same arguments (update replaces the data of a displayed view, e.g. from a live widget)."""
 

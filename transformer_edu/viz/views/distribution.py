@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..plots import as_array, token_list
-from .base import _check_size, _esm, _View, rounded
+from .base import View, check_size, front_end, rounded
 
 
-class DistributionExplorer(_View):
+class DistributionExplorer(View):
     """Next-token probabilities softmax(logits / temperature), recomputed in the browser as the temperature
     slider moves; bars for the top_k tokens and one for all the others.
 
@@ -19,7 +19,7 @@ class DistributionExplorer(_View):
     vocabulary's logits.
     """
 
-    _esm = _esm("view_distribution.js")
+    _esm = front_end("view_distribution.js")
 
     @classmethod
     def data_for(cls, logits, vocab, temperatures=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0), *,
@@ -30,7 +30,7 @@ class DistributionExplorer(_View):
         if 0 in z.shape or not np.isfinite(z).all():
             raise ValueError(f"logits must be non-empty and finite, got shape {z.shape}")
         T, V = z.shape
-        _check_size(z.size, max_numbers, "logits")
+        check_size(z.size, max_numbers, "logits")
         words = token_list(vocab, "vocab", V, f"logits' vocabulary axis (shape {z.shape})")
         temps = [float(t) for t in temperatures]
         if not temps or any(not np.isfinite(t) or t <= 0 for t in temps) or temps != sorted(set(temps)):

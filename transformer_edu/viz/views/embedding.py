@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..plots import as_array, pca_2d, token_list
-from .base import _esm, _View, rounded
+from .base import View, front_end, rounded
 
 
 def nearest_neighbours(vectors, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +32,7 @@ def nearest_neighbours(vectors, k: int = 5, metric: str = "cosine") -> tuple[np.
     return idx, np.take_along_axis(score, idx, axis=1)
 
 
-class EmbeddingExplorer(_View):
+class EmbeddingExplorer(View):
     """A 2-D scatter of labelled points in groups; choosing a point highlights its nearest neighbours.
 
     points2d (N, 2); labels N strings; groups N group names (optional); neighbours: per point a list of
@@ -41,7 +41,7 @@ class EmbeddingExplorer(_View):
     does the PCA and the neighbour search. Size: 100 points with 5 neighbours is about 8 KB.
     """
 
-    _esm = _esm("view_embedding.js")
+    _esm = front_end("view_embedding.js")
 
     @classmethod
     def data_for(cls, points2d, labels, groups=None, neighbours=None, neighbour_scores=None, *,

@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ...checks import check_int
 from ..plots import as_array
-from .base import _check_size, _esm, _View, significant
+from .base import View, check_size, front_end, significant
 
 SERIES_LIMIT = 8  # Okabe-Ito colours and marker shapes that stay distinguishable (as plots.MARKERS)
 
 
-class LayerStatisticsExplorer(_View):
+class LayerStatisticsExplorer(View):
     """One number per layer (or per depth) for a few named series and one or more metrics, as a line chart.
 
     values: {metric: {series: numbers, one per layer}} (tensors, arrays or lists), e.g.
@@ -33,7 +34,7 @@ class LayerStatisticsExplorer(_View):
     30 KB of JavaScript and CSS.
     """
 
-    _esm = _esm("view_layer_statistics.js")
+    _esm = front_end("view_layer_statistics.js")
 
     @classmethod
     def data_for(cls, values: Mapping, x=None, *, x_label: str = "layer", log_scale="auto", metric: int | str = 0,
@@ -42,8 +43,7 @@ class LayerStatisticsExplorer(_View):
         if not isinstance(values, Mapping) or not values:
             raise ValueError(f"values must be a non-empty dict {{metric: {{series: one number per layer}}}}, "
                              f"got {type(values).__name__}{' (empty)' if isinstance(values, Mapping) else ''}")
-        if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 15:
-            raise ValueError(f"digits (significant figures) must be an int in [1, 15], got {digits!r}")
+        check_int("digits", digits, 1, 15, " (significant figures)")
         metric_names = [str(m) for m in values]
         if len(set(metric_names)) != len(metric_names):
             raise ValueError(f"metric names must differ as text, got {metric_names}")
@@ -82,7 +82,7 @@ class LayerStatisticsExplorer(_View):
                 raise ValueError(f"values[{m!r}] has no finite number (all NaN or infinite)")
             metrics.append((name, table, finite))
             total += table.size
-        _check_size(total, max_numbers, "values")
+        check_size(total, max_numbers, "values")
 
         xs = np.arange(1, n_layers + 1, dtype=np.float64) if x is None else as_array(x, "x", 1)
         if xs.size != n_layers or not np.isfinite(xs).all() or (np.diff(xs) <= 0).any():

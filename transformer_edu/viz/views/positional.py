@@ -7,10 +7,10 @@ import numpy as np
 import torch
 
 from ..plots import as_array
-from .base import _check_size, _esm, _View, rounded
+from .base import View, check_size, front_end, rounded
 
 
-class PositionalEncodingExplorer(_View):
+class PositionalEncodingExplorer(View):
     """A (positions, d_model) position table: heatmap, one dimension as a curve, one position as bars.
 
     Pass `table` (e.g. `sinusoidal_table(50, 64)` or a learned table), or `d_model` and `max_len` to use the
@@ -18,7 +18,7 @@ class PositionalEncodingExplorer(_View):
     wavelength, 2*pi*10000^(2i/d_model) positions. Size: 50 x 64 (3,200 numbers) is about 20 KB.
     """
 
-    _esm = _esm("view_positional.js")
+    _esm = front_end("view_positional.js")
 
     @classmethod
     def data_for(cls, table=None, *, d_model: int | None = None, max_len: int | None = None, title: str | None = None,
@@ -32,7 +32,7 @@ class PositionalEncodingExplorer(_View):
         P, D = pe.shape
         if P < 2 or D < 1:
             raise ValueError(f"table must have at least 2 positions and 1 dimension, got shape {pe.shape}")
-        _check_size(pe.size, max_numbers, "table")
+        check_size(pe.size, max_numbers, "table")
         if not (0 <= dimension < D and 0 <= position < P):
             raise ValueError(f"dimension must be in [0, {D - 1}] and position in [0, {P - 1}], got {dimension} and "
                              f"{position}")

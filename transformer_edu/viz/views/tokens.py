@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .base import _esm, _View
+from .base import View, front_end
 
 STATIC_TOKENS_NOTE = ("These tokenizations were computed in advance: this view cannot tokenize new text. "
                       "To try your own, run the notebook and use transformer_edu.viz.widgets.live_tokenizer.")
@@ -26,7 +26,7 @@ def token_pairs(value, where: str) -> list:
     return out
 
 
-class TokenExplorer(_View):
+class TokenExplorer(View):
     """Pre-computed tokenizations as chips: each piece and its id. It cannot tokenize new text (it says so).
 
     tokenizations: {name: [(piece, id), ...]} (one selector, "Example"), or {text: {tokenizer: [(piece, id),
@@ -34,7 +34,7 @@ class TokenExplorer(_View):
     Size: about 15 bytes per token.
     """
 
-    _esm = _esm("view_tokens.js")
+    _esm = front_end("view_tokens.js")
 
     @classmethod
     def data_for(cls, tokenizations: Mapping, *, title: str | None = None, note: str = STATIC_TOKENS_NOTE):

@@ -1,0 +1,34 @@
+"""What a model must offer for the package's tools to use it (no paper section: the book's own interface).
+
+Decoding, beam search, evaluation, ablation, checkpoints and the views take any model with these few
+attributes, not one concrete class. Transformer (model.py) is the encoder-decoder of the paper; the GPT and
+BERT models of Part IV are built from the same Block and answer the same questions.
+
+    config              its frozen configuration (a BlockConfig; here a TransformerConfig: vocabularies,
+                        max_len and the special ids pad_id, bos_id, eos_id)
+    new_cache()         an empty KVCache for step-by-step decoding (kv_cache.py)
+    attention_layers()  {kind: [MultiHeadAttention per layer]} with the kinds of AttentionWeights
+                        ("encoder_self", "decoder_self", "cross"), for ablation and the views
+    encode, decode      source ids -> memory; target ids and memory -> logits (Seq2SeqModel)
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+SEQ2SEQ_NAMES = ("config", "new_cache", "attention_layers", "encode", "decode")
+
+
+@runtime_checkable
+class Seq2SeqModel(Protocol):
+    """An encoder-decoder model: transformer_edu.Transformer, or any module with the same attributes."""
+
+    config: object
+
+    def new_cache(self): ...
+
+    def attention_layers(self) -> dict: ...
+
+    def encode(self, src_ids, src_mask=None, return_attention=False): ...
+
+    def decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False): ...
