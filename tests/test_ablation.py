@@ -135,9 +135,11 @@ def test_bad_heads_raise_value_error_before_any_hook(model, heads, words):
 
 
 def test_bad_model_raises_value_error():
-    with pytest.raises(ValueError, match="transformer_edu Transformer"):
+    protocol = r"model must be an nn.Module with the Seq2SeqModel protocol's attributes \(config, new_cache, " \
+               r"attention_layers, encode, decode\), as transformer_edu.Transformer has; got "
+    with pytest.raises(ValueError, match=protocol + "Linear"):
         check_heads(torch.nn.Linear(2, 2), set())
-    with pytest.raises(ValueError, match="transformer_edu Transformer"):
+    with pytest.raises(ValueError, match=protocol + "str"):
         attention_module("model", "cross", 0)
 
 

@@ -12,7 +12,7 @@ from dates_by_hand import BY_HAND, written_by_hand
 
 import transformer_edu
 from transformer_edu import Transformer, TransformerConfig
-from transformer_edu.checkpoint import load_checkpoint, save_checkpoint
+from transformer_edu.checkpoint import OLD_NAMES, load_checkpoint, save_checkpoint, upgrade_names
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.data import build_tokenizers, make_dataset
 from transformer_edu.tokenizer import CharTokenizer
@@ -61,7 +61,9 @@ def test_file_holds_only_tensors_and_plain_containers(tmp_path):
     model, tokenizers = small_model()
     save_checkpoint(tmp_path / "m.pt", model, tokenizers=tokenizers)
     payload = torch.load(tmp_path / "m.pt", weights_only=True)  # no pickled code runs
-    assert set(payload) == {"format", "version", "config", "state_dict", "tokenizers", "extra"}
+    assert set(payload) == {"format", "version", "model", "config", "state_dict", "tokenizers", "extra"}
+    assert payload["format"] == "transformer_edu.checkpoint" and payload["version"] == 2
+    assert payload["model"] == "Transformer"
     assert payload["config"] == model.config.to_dict()
     assert payload["tokenizers"]["src"] == tokenizers[0].to_dict()
     json.dumps(payload["tokenizers"])  # tokenizers are JSON-able
@@ -99,9 +101,73 @@ def test_corrupted_or_mismatched_files_raise_value_error(tmp_path, corrupt):
         load_checkpoint(path)
 
 
+def version_1_file(path, model, tokenizers) -> None:
+    """Rewrite a fresh checkpoint at `path` as version 1 wrote it: LayerNorms under their AddNorm names
+    (the inverse of checkpoint.OLD_NAMES) and no "model" key."""
+    save_checkpoint(path, model, tokenizers=tokenizers)
+    payload = torch.load(path, weights_only=True)
+    # Two old names map to self_attn_norm: an encoder layer had add_norm_attn, a decoder layer add_norm_self.
+    inverse = {"encoder": {".self_attn_norm.": ".add_norm_attn.norm.", ".ff_norm.": ".add_norm_ff.norm."},
+               "decoder": {".self_attn_norm.": ".add_norm_self.norm.", ".cross_attn_norm.": ".add_norm_cross.norm.",
+                           ".ff_norm.": ".add_norm_ff.norm."}}
+    assert {new for mapping in inverse.values() for new in mapping} == set(OLD_NAMES.values())
+    assert all(OLD_NAMES[old] == new for mapping in inverse.values() for new, old in mapping.items())
+    state = {}
+    for name, tensor in payload["state_dict"].items():
+        for new, old in inverse.get(name.split(".")[0], {}).items():
+            name = name.replace(new, old)
+        state[name] = tensor
+    assert "encoder.layers.0.add_norm_attn.norm.weight" in state and "decoder.layers.1.add_norm_cross.norm.bias" in state
+    assert not any("_norm." in name and "add_norm" not in name for name in state)
+    payload["state_dict"], payload["version"] = state, 1
+    del payload["model"]
+    torch.save(payload, path)
+
+
+def test_a_version_1_file_loads_under_the_new_names_and_gives_the_same_logits(tmp_path):
+    model, tokenizers = small_model()
+    version_1_file(tmp_path / "old.pt", model, tokenizers)
+    loaded, loaded_tokenizers, extra = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.config == model.config and loaded_tokenizers == tokenizers and extra == {}
+    src, tgt = ids(3, 6, 55), ids(3, 5, 55)
+    torch.testing.assert_close(loaded(src, tgt), model.eval()(src, tgt), rtol=0, atol=0)
+
+
+def test_upgrade_names_renames_only_the_layer_norms():
+    old = {"encoder.layers.0.add_norm_attn.norm.weight": 1, "decoder.layers.2.add_norm_self.norm.bias": 2,
+           "decoder.layers.0.add_norm_cross.norm.weight": 3, "encoder.layers.1.add_norm_ff.norm.bias": 4,
+           "decoder.layers.0.self_attn.w_q.weight": 5, "src_embed.table.weight": 6}
+    assert upgrade_names(old) == {"encoder.layers.0.self_attn_norm.weight": 1, "decoder.layers.2.self_attn_norm.bias": 2,
+                                  "decoder.layers.0.cross_attn_norm.weight": 3, "encoder.layers.1.ff_norm.bias": 4,
+                                  "decoder.layers.0.self_attn.w_q.weight": 5, "src_embed.table.weight": 6}
+
+
+@pytest.mark.parametrize("model_name", ["GPT", "", None])
+def test_a_file_for_an_unknown_model_class_is_refused_and_named(tmp_path, model_name):
+    model, tokenizers = small_model()
+    save_checkpoint(tmp_path / "m.pt", model, tokenizers=tokenizers)
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["model"] = model_name
+    torch.save(payload, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=rf"checkpoint '.*m.pt' holds a {model_name!r}; this package rebuilds "
+                                         r"\['Transformer'\]"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("version", [0, 3, "2", None])
+def test_a_file_of_an_unknown_version_is_refused(tmp_path, version):
+    model, tokenizers = small_model()
+    save_checkpoint(tmp_path / "m.pt", model, tokenizers=tokenizers)
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["version"] = version
+    torch.save(payload, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=rf"checkpoint version {version!r} is not supported \(expected 1 or 2\)"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
 @pytest.mark.parametrize("name, value, index", [
     ("decoder.layers.1.self_attn.w_v.weight", float("nan"), r"\(0, 5\)"),
-    ("encoder.layers.0.add_norm_ff.norm.bias", float("inf"), r"\(5,\)"),
+    ("encoder.layers.0.ff_norm.bias", float("inf"), r"\(5,\)"),
     ("src_embed.table.weight", float("nan"), r"\(0, 5\)")])  # the shared matrix: stored once, under three names
 def test_a_file_with_a_non_finite_weight_is_refused_and_named(tmp_path, name, value, index):
     """Such a file used to load; predict() then returned '' for every source."""
@@ -162,7 +228,8 @@ def test_shipped_dates_checkpoint_loads_safely_and_scores_at_least_99_percent():
     assert SHIPPED.stat().st_size < 5_000_000
     torch.load(SHIPPED, weights_only=True)
     model, tokenizers, extra = load_checkpoint(SHIPPED)
-    assert extra["steps"] == record["steps"] and model.config.to_dict() == record["config"]
+    # (a file written before bos_id, eos_id and ffn_dropout existed records no value for them: the defaults)
+    assert extra["steps"] == record["steps"] and model.config == TransformerConfig.from_dict(record["config"])
     _, held_out = make_dataset("dates", 1, record["n_test"], seed=record["data_seed"])
     assert len(held_out) == 1000
     assert exact_match(model, held_out, *tokenizers) >= 0.99

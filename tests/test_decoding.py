@@ -13,8 +13,8 @@ from transformer_edu import Transformer, TransformerConfig, causal_mask
 from transformer_edu.checkpoint import load_checkpoint
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.data import build_tokenizers, make_dataset
-from transformer_edu.decoding import (beam_search, decode_step_by_step, greedy_decode, lp, sample,
-                                      tempered_probabilities)
+from transformer_edu.beam import beam_search, lp
+from transformer_edu.decoding import decode_step_by_step, greedy_decode, sample, tempered_probabilities
 from transformer_edu.evaluation import predict
 
 PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
@@ -633,13 +633,30 @@ def test_decoding_leaves_the_model_in_training_mode_if_it_was():
     assert model.training
 
 
+# --- special ids: None means the model's config -------------------------------------------------------
+
+@pytest.mark.parametrize("decode", [
+    lambda m, s, **ids: greedy_decode(m, s, max_len=10, **ids),
+    lambda m, s, **ids: sample(m, s, max_len=10, generator=torch.Generator().manual_seed(0), **ids),
+    lambda m, s, **ids: beam_search(m, s, max_len=10, beam_size=2, **ids),
+])
+def test_special_ids_default_to_the_models_config(decode):
+    model, src = random_model(1, bos_id=5, eos_id=6), random_source(1)
+    ids = decode(model, src)
+    assert torch.all(ids[:, 0] == 5) and not torch.any(ids[:, 1:] == 5)  # BOS starts each row, never chosen
+    assert torch.equal(ids, decode(model, src, bos_id=5, eos_id=6, pad_id=0))
+    steps = decode_step_by_step(model, src[:1], max_len=10)
+    assert steps[0].prefix == [5] and 5 not in [step.chosen for step in steps]
+
+
 # --- bad inputs ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, message", [
     (lambda m, s: beam_search(m, s, max_len=5, beam_size=0), r"beam_size must be an int in \[1, 12\].*got 0"),
     (lambda m, s: beam_search(m, s, max_len=5, length_penalty=-1.0), r"length_penalty.*>= 0.*got -1.0"),
-    (lambda m, s: sample(m, s, max_len=5, temperature=0.0), r"temperature must be a finite number > 0 .*got 0.0"),
-    (lambda m, s: sample(m, s, max_len=5, temperature=-1e-300), r"finite number > 0 .*got -1e-300"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=0.0),
+     r"temperature \(1e300 already draws .*\) must be a finite number > 0, got 0.0"),
+    (lambda m, s: sample(m, s, max_len=5, temperature=-1e-300), r"must be a finite number > 0, got -1e-300"),
     (lambda m, s: sample(m, s, max_len=5, temperature=float("nan")), "temperature"),
     (lambda m, s: sample(m, s, max_len=5, temperature=float("inf")), r"1e300 already draws uniformly.*got inf"),
     (lambda m, s: sample(m, s, max_len=5, top_k=0), r"top_k must be an int in \[1, 12\].*got 0"),
@@ -652,7 +669,9 @@ def test_decoding_leaves_the_model_in_training_mode_if_it_was():
     (lambda m, s: greedy_decode(m, s.double(), max_len=5), "integer token ids"),
     (lambda m, s: greedy_decode(m, s + V, max_len=5), r"src_ids must be in \[0, 11\]"),
     (lambda m, s: greedy_decode(m, s, max_len=5, eos_id=V), r"eos_id must be an int in \[0, 11\].*got 12"),
-    (lambda m, s: greedy_decode("model", s, max_len=5), "Transformer, got str"),
+    (lambda m, s: greedy_decode("model", s, max_len=5),
+     r"model must be an nn.Module with the Seq2SeqModel protocol's attributes \(config, new_cache, "
+     r"attention_layers, encode, decode\), as transformer_edu.Transformer has; got str"),
     (lambda m, s: beam_search(m, s, max_len=5, pad_id=-1), r"pad_id must be an int in \[0, 11\].*got -1"),
     (lambda m, s: decode_step_by_step(m, s, max_len=5), r"one sentence.*got \(4, 6\)"),
     (lambda m, s: decode_step_by_step(m, s[:1], max_len=5, top=0), "top must be"),

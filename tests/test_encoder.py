@@ -7,7 +7,10 @@ from transformer_edu import Encoder, EncoderLayer, padding_mask
 def test_layer_and_stack_shapes_and_weights():
     encoder = Encoder(3, d_model=16, n_heads=2, d_ff=32).eval()
     x = torch.randn(2, 5, 16)
-    out, weights = encoder(x, padding_mask(torch.tensor([[1, 2, 3, 0, 0], [1, 2, 3, 4, 5]]), 0), return_attention=True)
+    out, attention = encoder(x, padding_mask(torch.tensor([[1, 2, 3, 0, 0], [1, 2, 3, 4, 5]]), 0),
+                             return_attention=True)
+    weights = attention.encoder_self
+    assert attention.decoder_self == [] and attention.cross == []
     assert out.shape == (2, 5, 16) and len(weights) == 3 and weights[0].shape == (2, 2, 5, 5)
     assert torch.all(weights[2][0, :, :, 3:] == 0)  # padded keys get no attention
 

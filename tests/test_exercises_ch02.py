@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from transformer_edu.exercises import ch02
-from transformer_edu.tokenizer import BPETokenizer
+from transformer_edu.bpe import BPETokenizer
 
 
 def solution_apply_merges(word, merges):

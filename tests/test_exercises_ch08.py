@@ -6,8 +6,8 @@ def good_count(d_model, d_ff):
 
 
 def good_layer(layer, x, mask):
-    x = layer.add_norm_attn.norm(x + layer.self_attn(x, x, x, mask=mask))
-    return layer.add_norm_ff.norm(x + layer.feed_forward(x))
+    x = layer.self_attn_norm(x + layer.self_attn(x, x, x, mask=mask))
+    return layer.ff_norm(x + layer.feed_forward(x))
 
 
 def test_parameter_count_checker():
@@ -23,6 +23,6 @@ def test_encoder_layer_checker():
     no_mask = ch08.check_encoder_layer(lambda layer, x, mask: good_layer(layer, x, None))
     assert not no_mask and "padding mask" in no_mask.message
     no_residual = ch08.check_encoder_layer(
-        lambda layer, x, mask: layer.add_norm_ff.norm(layer.feed_forward(layer.add_norm_attn.norm(layer.self_attn(x, x, x, mask=mask)))))
+        lambda layer, x, mask: layer.ff_norm(layer.feed_forward(layer.self_attn_norm(layer.self_attn(x, x, x, mask=mask)))))
     assert not no_residual and "residual" in no_residual.message
     assert "shape" in ch08.check_encoder_layer(lambda layer, x, mask: x[:, :2]).message

@@ -8,10 +8,10 @@ GOOD_MAP = {
     "attention.self.key": "self_attn.w_k",
     "attention.self.value": "self_attn.w_v",
     "attention.output.dense": "self_attn.w_o",
-    "attention.output.LayerNorm": "add_norm_attn.norm",
+    "attention.output.LayerNorm": "self_attn_norm",
     "intermediate.dense": "feed_forward.w_1",
     "output.dense": "feed_forward.w_2",
-    "output.LayerNorm": "add_norm_ff.norm",
+    "output.LayerNorm": "ff_norm",
 }
 
 
@@ -20,7 +20,7 @@ def test_name_map_checker_accepts_the_right_map():
 
 
 @pytest.mark.parametrize("changes, words", [
-    ({"output.LayerNorm": "add_norm_attn.norm", "attention.output.LayerNorm": "add_norm_ff.norm"},
+    ({"output.LayerNorm": "self_attn_norm", "attention.output.LayerNorm": "ff_norm"},
      "LayerNorms are swapped"),
     ({"intermediate.dense": "feed_forward.w_2", "output.dense": "feed_forward.w_1"}, "feed-forward layers are swapped"),
     ({"attention.output.dense": "feed_forward.w_2"}, "W^O"),

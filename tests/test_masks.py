@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from transformer_edu import causal_mask, combine_masks, padding_mask, target_mask, to_torch_convention
+from transformer_edu import causal_mask, padding_mask, target_mask, to_torch_convention
 
 
 def test_padding_mask_shape_and_values():
@@ -24,10 +24,7 @@ def test_target_mask_combines_padding_and_causal():
     assert mask[0, 0].tolist() == [[True, False, False], [True, True, False], [True, True, False]]
 
 
-def test_combine_and_torch_convention():
-    combined = combine_masks(causal_mask(3), None, padding_mask(torch.tensor([[1, 2, 0]]), 0))
-    assert torch.equal(combined, target_mask(torch.tensor([[1, 2, 0]]), 0))
-    assert combine_masks(None) is None
+def test_torch_convention():
     assert torch.equal(to_torch_convention(causal_mask(2)), ~causal_mask(2))
 
 
@@ -35,10 +32,7 @@ def test_combine_and_torch_convention():
     (lambda: padding_mask(torch.tensor([[1.0, 2.0]]), 0), "integer token ids"),
     (lambda: padding_mask(torch.tensor([1, 2]), 0), r"shape \(batch, length\)"),
     (lambda: padding_mask(torch.zeros(2, 0, dtype=torch.long), 0), "empty"),
-    (lambda: causal_mask(0), "positive int"),
-    (lambda: combine_masks(torch.ones(2, 3, dtype=torch.bool), torch.ones(4, dtype=torch.bool)), "do not broadcast"),
-    (lambda: combine_masks(torch.ones(1, 1, 1, 3), causal_mask(3)), "bool masks"),
-    (lambda: combine_masks([[True]]), "bool masks"),
+    (lambda: causal_mask(0), "length must be an int >= 1"),
     (lambda: padding_mask(torch.tensor([[1, 2]], dtype=torch.int16), 0), r"ids.long\(\)"),
 ])
 def test_bad_inputs(call, message):

@@ -80,6 +80,23 @@ def test_cached_decoding_equals_full_decoding(norm_first):
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-12, rtol=0)
 
 
+def test_decode_refuses_a_cache_of_another_batch_or_source():
+    model = small_model()
+    memory = model.encode(torch.randint(4, V, (2, 6)))
+    cache = model.new_cache()
+    model.decode(torch.tensor([[1], [1]]), memory, cache=cache)
+    with pytest.raises(ValueError, match=r"the cache holds keys for a batch of 2, but the input has batch 1: start a "
+                                         r"new cache for a new batch"):
+        model.decode(torch.tensor([[5]]), memory[:1], cache=cache)
+    with pytest.raises(ValueError, match=r"the cache holds keys and values for a memory of length 6, but this memory "
+                                         r"has length 4: start a new cache for a new source"):
+        model.decode(torch.tensor([[5], [6]]), memory[:, :4], cache=cache)
+    with pytest.raises(ValueError, match=r"cache must be a KVCache \(model.new_cache\(\)\), got dict"):
+        model.decode(torch.tensor([[5], [6]]), memory, cache={})
+    with pytest.raises(ValueError, match=r"positions 1..256 exceed max_len=256"):
+        model.decode(torch.full((2, 256), 5), memory, cache=cache)
+
+
 def test_weights_are_tied_when_embeddings_are_shared():
     model = small_model()
     assert model.output.weight is model.src_embed.weight is model.tgt_embed.weight
@@ -101,7 +118,7 @@ def test_weights_are_tied_when_embeddings_are_shared():
     (lambda m: m.decode(torch.tensor([[1, 2]]), [[0.0] * 64]), "memory must be a torch.Tensor"),
     (lambda m: m(torch.tensor([[1, 2]], dtype=torch.uint8), torch.tensor([[1, 2]])), r"ids.long\(\)"),
     (lambda m: m(torch.tensor([[1, 2]]), torch.tensor([[1, 2]]), src_mask=torch.ones(1, 1, 2, dtype=torch.bool)),
-     "4 dimensions"),
+     "with all four axes"),
     (lambda m: m(torch.randint(4, V, (1, 300)), torch.tensor([[1, 2]])), "max_len"),
     (lambda m: Transformer("base"), "TransformerConfig"),
 ])
@@ -120,9 +137,10 @@ def with_one(x: torch.Tensor, value: float, index: tuple) -> torch.Tensor:
 
 @pytest.mark.parametrize("value, counted", [(float("nan"), "1 NaN"), (float("inf"), "1 inf"), (-float("inf"), "1 inf")])
 @pytest.mark.parametrize("call, name", [
-    (lambda m, x: m.encoder(x), "encoder input"),
-    (lambda m, x: m.decoder(x, torch.randn(2, 5, 64, dtype=torch.float64)), "decoder input"),
-    (lambda m, x: m.decoder(torch.randn(2, 5, 64, dtype=torch.float64), x), "memory")])
+    (lambda m, x: m.encoder(x), "stack input"),
+    (lambda m, x: m.decoder(x, torch.randn(2, 5, 64, dtype=torch.float64)), "stack input"),
+    (lambda m, x: m.decoder(torch.randn(2, 5, 64, dtype=torch.float64), x), "memory"),
+    (lambda m, x: m.decode(torch.tensor([[1, 5], [1, 6]]), x), "memory")])
 def test_features_given_to_a_stack_must_be_finite(value, counted, call, name):
     """One NaN in a key used to make every output of the stack NaN, silently."""
     x = with_one(torch.randn(2, 3, 64, dtype=torch.float64), value, (1, 2, 7))
@@ -134,7 +152,7 @@ def test_features_given_to_a_stack_must_be_finite(value, counted, call, name):
 @pytest.mark.parametrize("where, name, output", [
     (lambda m: m.encoder.layers[1].feed_forward.w_1.weight, "encoder.layers.1.feed_forward.w_1.weight", "memory"),
     (lambda m: m.decoder.layers[0].cross_attn.w_o.bias, "decoder.layers.0.cross_attn.w_o.bias", "logits"),
-    (lambda m: m.decoder.layers[1].add_norm_ff.norm.weight, "decoder.layers.1.add_norm_ff.norm.weight", "logits")])
+    (lambda m: m.decoder.layers[1].ff_norm.weight, "decoder.layers.1.ff_norm.weight", "logits")])
 def test_a_nan_weight_is_named_by_the_models_output_check(where, name, output):
     model = small_model()
     with torch.no_grad():
@@ -146,14 +164,27 @@ def test_a_nan_weight_is_named_by_the_models_output_check(where, name, output):
         model(src, tgt)
 
 
-def test_a_nan_in_the_embedding_table_is_found_where_it_enters_the_encoder():
+def test_a_nan_in_the_embedding_table_is_found_and_named_by_the_encoders_output_check():
+    # Inside the model the stacks trust their inputs (checked once, checks.py): the NaN embedding row is found
+    # at the encoder's output, and the message names the broken weight.
     model = small_model(share_embeddings=False)  # (tied, row 7 would also be the output layer's: logit 7 NaN)
     with torch.no_grad():
         model.src_embed.weight[7, 0] = float("nan")
     model(torch.tensor([[5, 6]]), torch.tensor([[1, 5]]))  # token 7 not used: all finite
-    with pytest.raises(ValueError, match=r"encoder input holds 1 NaN among 192 values, the first at index \(0, 1, 0\)"
-                                         r".*inside a Transformer, the embedding table"):
+    with pytest.raises(ValueError, match=r"memory \(Transformer.encode's output\) holds .*NaN among 192 values.*"
+                                         r"The model's weights hold NaN or inf, in 1 tensor\(s\): "
+                                         r"src_embed.table.weight\."):
         model(torch.tensor([[5, 7, 6]]), torch.tensor([[1, 5]]))
+
+
+def test_a_nan_embedding_given_to_the_encoder_stack_directly_is_found_where_it_enters():
+    model = small_model(share_embeddings=False)
+    with torch.no_grad():
+        model.src_embed.weight[7, 0] = float("nan")
+    x = model.src_position(model.src_embed(torch.tensor([[5, 7, 6]])))  # (1, 3, 64)
+    with pytest.raises(ValueError, match=r"stack input holds 1 NaN among 192 values, the first at index \(0, 1, 0\)"
+                                         r".*inside a Transformer, the embedding table"):
+        model.encoder(x)
 
 
 def test_a_float16_overflow_is_told_apart_from_broken_weights():

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from conftest import TOLERANCES
-from transformer_edu import (MultiHeadAttention, causal_mask, copy_attention_from_torch, copy_attention_to_torch,
+from transformer_edu import (AttentionCache, MultiHeadAttention, causal_mask, copy_attention_from_torch, copy_attention_to_torch,
                              padding_mask, to_torch_convention)
 
 D, H = 16, 4
@@ -59,10 +59,22 @@ def test_cache_appends_self_attention_keys():
     mha = MultiHeadAttention(D, H).eval()
     x = torch.randn(1, 4, D)
     full = mha(x, x, x, mask=causal_mask(4))
-    cache, steps = {}, []
+    cache, steps = AttentionCache(static=False), []
     for t in range(4):
         step = x[:, t:t + 1]
-        steps.append(mha(step, step, step, cache=cache))
+        steps.append(mha.forward_cached(step, step, step, cache=cache))
+        assert cache.length == t + 1
+    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+
+
+def test_static_cache_projects_the_memory_once():
+    mha = MultiHeadAttention(D, H).eval()
+    x, memory = torch.randn(2, 3, D), torch.randn(2, 5, D)
+    full = mha(x, memory, memory)
+    cache, steps = AttentionCache(static=True), []
+    for t in range(3):
+        steps.append(mha.forward_cached(x[:, t:t + 1], memory, memory, cache=cache))
+        assert cache.length == 5
     torch.testing.assert_close(torch.cat(steps, dim=1), full)
 
 
@@ -75,7 +87,7 @@ def test_cache_appends_self_attention_keys():
                  mask=torch.ones(2, 1, 1, 4, dtype=torch.bool)), "does not broadcast"),
     # The Annotated Transformer's (B, 1, S) mask, with B equal to H: it would broadcast as a per-head mask.
     (lambda m: m(torch.randn(H, 3, D), torch.randn(H, 3, D), torch.randn(H, 3, D),
-                 mask=torch.ones(H, 1, 3, dtype=torch.bool)), "4 dimensions"),
+                 mask=torch.ones(H, 1, 3, dtype=torch.bool)), "with all four axes"),
     (lambda m: m(torch.randn(2, 3, D, dtype=torch.float64), torch.randn(2, 3, D), torch.randn(2, 3, D)),
      "torch.float64 but the module's weights are torch.float32"),
     (lambda m: m([[0.0] * D], torch.randn(2, 3, D), torch.randn(2, 3, D)), "torch.Tensor"),
@@ -88,16 +100,23 @@ def test_bad_inputs(call, message):
 
 
 def test_a_cache_refuses_a_different_batch():
-    mha, cache = MultiHeadAttention(D, H).eval(), {}
+    mha, cache = MultiHeadAttention(D, H).eval(), AttentionCache(static=False)
     step = torch.randn(2, 1, D)
-    mha(step, step, step, cache=cache)
+    mha.forward_cached(step, step, step, cache=cache)
     with pytest.raises(ValueError, match="start a new cache"):
-        mha(step[:1], step[:1], step[:1], cache=cache)
+        mha.forward_cached(step[:1], step[:1], step[:1], cache=cache)
 
 
 def test_a_cache_refuses_a_memory_of_another_length():
-    mha, cache = MultiHeadAttention(D, H).eval(), {}
+    mha, cache = MultiHeadAttention(D, H).eval(), AttentionCache(static=True)
     step, memory = torch.randn(2, 1, D), torch.randn(2, 5, D)
-    mha(step, memory, memory, cache=cache, static_kv=True)
+    mha.forward_cached(step, memory, memory, cache=cache)
     with pytest.raises(ValueError, match="new source"):
-        mha(step, memory[:, :3], memory[:, :3], cache=cache, static_kv=True)
+        mha.forward_cached(step, memory[:, :3], memory[:, :3], cache=cache)
+
+
+def test_forward_cached_refuses_a_cache_that_is_not_an_attention_cache():
+    mha = MultiHeadAttention(D, H).eval()
+    step = torch.randn(2, 1, D)
+    with pytest.raises(ValueError, match="cache must be an AttentionCache"):
+        mha.forward_cached(step, step, step, cache={})

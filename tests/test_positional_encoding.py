@@ -33,12 +33,19 @@ def test_dot_product_depends_on_distance_only():
 def test_adds_positions_with_offset(cls):
     pe = cls(8, max_len=20).eval()
     x = torch.zeros(2, 5, 8)
-    torch.testing.assert_close(pe(x)[0], pe.positions(5, 0))
-    torch.testing.assert_close(pe(x[:, :2], start=3)[1], pe.positions(5, 0)[3:5])
+    torch.testing.assert_close(pe(x)[0], pe.table[:5])
+    torch.testing.assert_close(pe(x[:, :2], start=3)[1], pe.table[3:5])
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: sinusoidal_table(10, 7), "even d_model"),
+    (lambda: sinusoidal_table(10, 7), r"d_model must be even for sinusoidal positions .*got 7"),
+    (lambda: sinusoidal_table(10, 0), r"d_model must be an int >= 2, got 0"),
+    (lambda: sinusoidal_table(10, "8"), r"d_model must be an int >= 2, got '8'"),
+    (lambda: sinusoidal_table(10, 8.0), r"d_model must be an int >= 2, got 8.0"),
+    (lambda: sinusoidal_table(2.5, 8), r"max_len must be an int >= 1, got 2.5"),
+    (lambda: sinusoidal_table(True, 8), r"max_len must be an int >= 1, got True"),
+    (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 3, 8), start=-1), r"start must be an int >= 0 \(the first position\)"),
+    (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 3, 8), start=8), "positions 8..10 exceed max_len=10"),
     (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 11, 8)), "max_len=10"),
     (lambda: PositionalEncoding(8, 10)(torch.zeros(1, 3, 6)), "d_model=8"),
     (lambda: PositionalEncoding(8, 10)([[0.0] * 8]), "torch.Tensor"),

@@ -7,8 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transformer_edu.tokenizer import (BOS_ID, BPE_PATTERN, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, BPETokenizer,
-                                       CharTokenizer, Tokenizer, WordTokenizer, bytes_to_text, text_to_bytes)
+from transformer_edu.bpe import BPE_PATTERN, BPETokenizer, bytes_to_text, text_to_bytes
+from transformer_edu.config import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID
+from transformer_edu.tokenizer import CharTokenizer, Tokenizer, WordTokenizer
 
 CORPUS = ["the cat sat on the mat.", "the dog ate the cat's hat!", "naïve café, 東京 ok?"]
 BUILDERS = {
@@ -224,17 +225,25 @@ def test_bpe_decode_of_a_broken_byte_sequence_uses_the_replacement_character():
     (lambda t: t.encode(5), "text must be a str, got int"),
     (lambda t: t.tokenize(None), "text must be a str, got NoneType"),
     (lambda t: t.decode("abc"), "ids must be a list of ints or a 1-D tensor, got str"),
-    (lambda t: t.decode([4, 1.5]), "token ids must be ints, got 1.5"),
-    (lambda t: t.decode([True]), "token ids must be ints, got True"),
-    (lambda t: t.decode([t.vocab_size]), r"out of range: expected 0 to \d+"),
-    (lambda t: t.decode([-1]), "token id -1 is out of range"),
-    (lambda t: t.decode(torch.zeros(2, 2, dtype=torch.long)), r"token ids must be ints, got \[0, 0\]"),
-    (lambda t: t.id_to_token(10_000), "token id 10000 is out of range"),
+    (lambda t: t.decode([4, 1.5]), r"token id must be an int in \[0, \d+\] for this vocabulary of \d+, got 1.5"),
+    (lambda t: t.decode([True]), r"token id must be an int in \[0, \d+\] .*got True"),
+    (lambda t: t.decode([t.vocab_size]), r"token id must be an int in \[0, \d+\] for this vocabulary of \d+, got \d+"),
+    (lambda t: t.decode([-1]), r"token id must be an int in \[0, \d+\] .*got -1"),
+    (lambda t: t.decode(torch.zeros(2, 3, dtype=torch.long)), r"ids must be one sequence .*got shape \(2, 3\)"),
+    (lambda t: t.decode(torch.zeros(2, 2, dtype=torch.long)), r"ids must be one sequence .*got shape \(2, 2\)"),
+    (lambda t: t.id_to_token(10_000), r"token id must be an int in \[0, \d+\] .*got 10000"),
     (lambda t: t.token_to_id(3), "token must be a str, got int"),
 ])
 def test_bad_input_raises_value_error(tokenizer, call, message):
     with pytest.raises(ValueError, match=message):
         call(tokenizer)
+
+
+def test_an_id_just_past_the_vocabulary_names_the_range(tokenizer):
+    v = tokenizer.vocab_size
+    with pytest.raises(ValueError, match=rf"^token id must be an int in \[0, {v - 1}\] for this vocabulary of {v}, "
+                                         rf"got {v}$"):
+        tokenizer.decode([v])
 
 
 @pytest.mark.parametrize("kind", KINDS)

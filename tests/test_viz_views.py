@@ -317,7 +317,8 @@ def test_live_translation_shows_the_greedy_output_and_its_cross_attention():
         widgets.live_translation(model, src_tok, tgt_tok, head=4)
     with pytest.raises(ValueError, match="tgt_tokenizer must be a transformer_edu tokenizer"):
         widgets.live_translation(model, src_tok, char_tokenizer)
-    with pytest.raises(ValueError, match="encoder-decoder"):
+    with pytest.raises(ValueError, match=r"model must be an nn.Module with the Seq2SeqModel protocol's attributes "
+                                         r"\(config, new_cache, attention_layers, encode, decode\).*got Linear"):
         widgets.live_translation(torch.nn.Linear(2, 2), src_tok, tgt_tok)
 
 
@@ -424,7 +425,7 @@ def test_layer_statistics_explorer_rejects_bad_input():
         LSE(good, hidden="post-LN")
     with pytest.raises(ValueError, match=r"layer must be an index in \[0, 5\], got 6"):
         LSE(good, layer=6)
-    with pytest.raises(ValueError, match=r"digits .* in \[1, 15\], got 0"):
+    with pytest.raises(ValueError, match=r"digits must be an int in \[1, 15\] \(significant figures\), got 0"):
         LSE(good, digits=0)
     with pytest.raises(ValueError, match="holds 36 numbers, more than max_numbers=30"):
         LSE(good, max_numbers=30)

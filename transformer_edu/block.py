@@ -14,8 +14,8 @@ with dropout on the sub-layer's output, section 5.4):
 
 Pre-LN keeps an un-normalized path from input to output, which trains deep stacks without the warm-up the
 post-LN paper model needs; a pre-LN stack then needs one final LayerNorm (Stack's final_norm).
-`Block` holds the parts; EncoderLayer and DecoderLayer (encoder.py, decoder.py) are Blocks with and without
-cross-attention, and the GPT and BERT blocks of Part IV are Blocks too.
+`Block` holds the parts; EncoderLayer and DecoderLayer (encoder.py, decoder.py) are Blocks without and with
+cross-attention, and a decoder-only (GPT-style) block would be a Block with causal self-attention and none.
 """
 from __future__ import annotations
 
@@ -122,6 +122,8 @@ class Block(nn.Module):
 
     def check_inputs(self, x, mask=None, memory=None, memory_mask=None, cache=None, return_attention=False):
         check_features(x, self.d_model, "block input", weight_dtype(self), finite=True)
+        if cache is not None:
+            check_cache(cache, x.shape[0], None if memory is None else memory.shape[1])
         kept = 0 if cache is None else cache.length
         if mask is not None:
             check_mask(mask, (x.shape[0], self.self_attn.n_heads, x.shape[1], kept + x.shape[1]))
@@ -137,8 +139,6 @@ class Block(nn.Module):
             if memory_mask is not None:
                 check_mask(memory_mask, (x.shape[0], self.cross_attn.n_heads, x.shape[1], memory.shape[1]),
                            "memory_mask")
-        if cache is not None:
-            check_cache(cache, x.shape[0], None if memory is None else memory.shape[1])
 
 
 def check_cache(cache, batch_size: int, memory_length: int | None) -> None:

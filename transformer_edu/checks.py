@@ -10,8 +10,9 @@ and lengths once for the whole model, as torch's nn.Transformer.forward does and
 
 Non-finite numbers (NaN, inf) spread: one NaN in a key makes every attention row that sees it NaN, and
 argmax takes a NaN for the largest logit. Looking for them costs a pass over the data, so they are looked for
-at a few places only, each named in its error: a stack's input, the model's outputs (memory, logits), the
-training loss and a checkpoint's weights. The test is one aminmax pass (NaN propagates through min and max),
+at a few places only, each named in its error: the input of a block or stack called directly, the memory a
+reader passes to Transformer.decode, the model's outputs (memory, logits), the training loss and a
+checkpoint's weights. Inside a model call, non-finite weights show up at the outputs, and that error names them. The test is one aminmax pass (NaN propagates through min and max),
 about 10 to 20 times faster on CPU than torch.isfinite(x).all().
 """
 from __future__ import annotations
@@ -81,14 +82,15 @@ def check_int(name: str, value, low: int = 1, high: int | None = None, why: str 
 
 def check_number(name: str, value, low: float | None = None, high: float | None = None, low_open: bool = False,
                  high_open: bool = False) -> None:
-    """Raise ValueError unless `value` is a finite int or float within the bounds (open where said)."""
+    """Raise ValueError unless `value` is a finite int or float within the bounds (open where said); NaN
+    and the infinities are refused whatever the bounds."""
     ok = is_number(value) and math.isfinite(value)
     ok = ok and (low is None or (value > low if low_open else value >= low))
     ok = ok and (high is None or (value < high if high_open else value <= high))
     if not ok:
         bounds = [f"{'>' if low_open else '>='} {low}" if low is not None else "",
                   f"{'<' if high_open else '<='} {high}" if high is not None else ""]
-        raise ValueError(f"{name} must be a number {' and '.join(b for b in bounds if b)}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number {' and '.join(b for b in bounds if b)}, got {value!r}")
 
 
 def check_bool(name: str, value) -> None:

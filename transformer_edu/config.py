@@ -4,7 +4,7 @@ Two levels, so that every model built from the same block shares one set of bloc
     BlockConfig        what every layer of every stack needs: widths, heads, dropout, activation, LN order
     TransformerConfig  a BlockConfig plus what only the encoder-decoder model has: two vocabularies, two
                        stack depths, positions, special ids, weight sharing
-A decoder-only or encoder-only model (Part IV) adds its own fields to BlockConfig the same way.
+A decoder-only or encoder-only model would add its own fields to BlockConfig the same way.
 
 Shape legend used across the package:
     B batch, S source length, T target length, D d_model, H heads (n_heads),

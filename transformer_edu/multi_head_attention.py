@@ -69,6 +69,8 @@ class MultiHeadAttention(nn.Module):
 
     def check_inputs(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
                      return_attention: bool = False, cache: AttentionCache | None = None) -> None:
+        if cache is not None and not isinstance(cache, AttentionCache):
+            raise ValueError(f"cache must be an AttentionCache (kv_cache.py), got {type(cache).__name__}")
         for name, t in (("query", query), ("key", key), ("value", value)):
             check_features(t, self.d_model, name, self.w_q.weight.dtype)
         if not (query.shape[0] == key.shape[0] == value.shape[0]):
@@ -81,8 +83,6 @@ class MultiHeadAttention(nn.Module):
             check_mask(mask, (query.shape[0], self.n_heads, query.shape[1], kept + key.shape[1]))
         if cache is None:
             return
-        if not isinstance(cache, AttentionCache):
-            raise ValueError(f"cache must be an AttentionCache (kv_cache.py), got {type(cache).__name__}")
         if cache.k is not None and cache.k.shape[0] != query.shape[0]:
             raise ValueError(f"the cache holds keys for a batch of {cache.k.shape[0]}, but the query has batch "
                              f"{query.shape[0]}: start a new cache for a new batch")

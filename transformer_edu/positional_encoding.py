@@ -14,13 +14,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .checks import check_features, check_positions, checked_by
+from .checks import check_features, check_int, check_positions, checked_by
 
 
 def sinusoidal_table(max_len: int, d_model: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """The (max_len, d_model) table of PE(pos, dim), computed in float64 and returned as `dtype`."""
-    if max_len < 1 or d_model < 2 or d_model % 2:
-        raise ValueError(f"need max_len >= 1 and an even d_model >= 2, got max_len={max_len}, d_model={d_model}")
+    check_int("max_len", max_len)
+    check_int("d_model", d_model, 2)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even for sinusoidal positions (sines and cosines come in pairs), got {d_model}")
     position = torch.arange(max_len, dtype=torch.float64)[:, None]  # (L, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (D/2,) the even dimensions 2i
     angle = position / 10000 ** (two_i / d_model)  # (L, D/2)

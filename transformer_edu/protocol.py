@@ -1,8 +1,8 @@
 """What a model must offer for the package's tools to use it (no paper section: the book's own interface).
 
 Decoding, beam search, evaluation, ablation, checkpoints and the views take any model with these few
-attributes, not one concrete class. Transformer (model.py) is the encoder-decoder of the paper; the GPT and
-BERT models of Part IV are built from the same Block and answer the same questions.
+attributes, not one concrete class. Transformer (model.py) is the encoder-decoder of the paper; a model built
+from the same Block in another arrangement (decoder-only, encoder-only) answers the same questions.
 
     config              its frozen configuration (a BlockConfig; here a TransformerConfig: vocabularies,
                         max_len and the special ids pad_id, bos_id, eos_id)

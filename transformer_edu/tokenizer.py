@@ -74,6 +74,9 @@ class Tokenizer:
     def decode(self, ids, skip_special: bool = True) -> str:
         """Ids (a list of ints or a 1-D tensor) -> text. skip_special drops <pad>, <bos> and <eos>;
         <unk> stays visible, since it stands for input that was lost."""
+        if getattr(ids, "ndim", 1) != 1:
+            raise ValueError(f"ids must be one sequence (a list of ints or a 1-D tensor), got shape {tuple(ids.shape)}; "
+                             f"decode each row of a batch on its own")
         ids = ids.tolist() if hasattr(ids, "tolist") else ids
         if not isinstance(ids, (list, tuple)):
             raise ValueError(f"ids must be a list of ints or a 1-D tensor, got {type(ids).__name__}")
