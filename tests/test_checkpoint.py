@@ -142,27 +142,29 @@ def test_upgrade_names_renames_only_the_layer_norms():
                                   "decoder.layers.0.self_attn.w_q.weight": 5, "src_embed.table.weight": 6}
 
 
-@pytest.mark.parametrize("model_name", ["GPT", "", None])
-def test_a_file_for_an_unknown_model_class_is_refused_and_named(tmp_path, model_name):
+def saved_with(tmp_path, **changes):
+    """A fresh small model saved, then its payload's fields changed as given; the file's path."""
     model, tokenizers = small_model()
     save_checkpoint(tmp_path / "m.pt", model, tokenizers=tokenizers)
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
-    payload["model"] = model_name
+    payload.update(changes)
     torch.save(payload, tmp_path / "m.pt")
+    return tmp_path / "m.pt"
+
+
+@pytest.mark.parametrize("model_name", ["GPT", "", None])
+def test_a_file_for_an_unknown_model_class_is_refused_and_named(tmp_path, model_name):
+    path = saved_with(tmp_path, model=model_name)
     with pytest.raises(ValueError, match=rf"checkpoint '.*m.pt' holds a {model_name!r}; this package rebuilds "
                                          r"\['Transformer'\]"):
-        load_checkpoint(tmp_path / "m.pt")
+        load_checkpoint(path)
 
 
 @pytest.mark.parametrize("version", [0, 3, "2", None])
 def test_a_file_of_an_unknown_version_is_refused(tmp_path, version):
-    model, tokenizers = small_model()
-    save_checkpoint(tmp_path / "m.pt", model, tokenizers=tokenizers)
-    payload = torch.load(tmp_path / "m.pt", weights_only=True)
-    payload["version"] = version
-    torch.save(payload, tmp_path / "m.pt")
+    path = saved_with(tmp_path, version=version)
     with pytest.raises(ValueError, match=rf"checkpoint version {version!r} is not supported \(expected 1 or 2\)"):
-        load_checkpoint(tmp_path / "m.pt")
+        load_checkpoint(path)
 
 
 @pytest.mark.parametrize("name, value, index", [

@@ -88,35 +88,41 @@ class Block(nn.Module):
         return (x, weights) if return_attention else x
 
     def post_ln(self, x, mask, memory, memory_mask, cache) -> tuple[Tensor, AttentionWeights]:
-        """The paper's order: x = LayerNorm(x + Dropout(Sublayer(x))) for each sub-layer; w collects the
-        attention weights."""
+        """The paper's order, for each sub-layer: x = LayerNorm(x + Dropout(Sublayer(x))).
+        `a` is an attention sub-layer's output; `w` collects the attention weights."""
         w = AttentionWeights()
-        x = self.self_attn_norm(x + self.dropout(self.attend(self.self_attn, x, x, mask, cache, w)))
+        a = self.attend(self.self_attn, x, x, mask, cache, w)
+        x = self.self_attn_norm(x + self.dropout(a))
         if self.cross_attn is not None:
-            x = self.cross_attn_norm(x + self.dropout(self.attend(self.cross_attn, x, memory, memory_mask, cache, w)))
+            a = self.attend(self.cross_attn, x, memory, memory_mask, cache, w)
+            x = self.cross_attn_norm(x + self.dropout(a))
         x = self.ff_norm(x + self.dropout(self.feed_forward(x)))
         return x, w
 
     def pre_ln(self, x, mask, memory, memory_mask, cache) -> tuple[Tensor, AttentionWeights]:
-        """A later change: x = x + Dropout(Sublayer(LayerNorm(x))) for each sub-layer."""
+        """A later change, for each sub-layer: x = x + Dropout(Sublayer(LayerNorm(x)))."""
         w = AttentionWeights()
         h = self.self_attn_norm(x)
-        x = x + self.dropout(self.attend(self.self_attn, h, h, mask, cache, w))
+        a = self.attend(self.self_attn, h, h, mask, cache, w)
+        x = x + self.dropout(a)
         if self.cross_attn is not None:
-            x = x + self.dropout(self.attend(self.cross_attn, self.cross_attn_norm(x), memory, memory_mask, cache, w))
+            h = self.cross_attn_norm(x)
+            a = self.attend(self.cross_attn, h, memory, memory_mask, cache, w)
+            x = x + self.dropout(a)
         x = x + self.dropout(self.feed_forward(self.ff_norm(x)))
         return x, w
 
-    def attend(self, attention: MultiHeadAttention, query: Tensor, source: Tensor, mask: Tensor | None,
-               cache: KVCache | None, weights: AttentionWeights) -> Tensor:
-        """attention(query, source, source): self-attention when source is query, encoder-decoder attention
-        when it is the memory. Keeps its weights in `weights`; uses `cache` when decoding step by step."""
+    def attend(self, attention, query, source, mask, cache, weights) -> Tensor:
+        """attention(query, source, source): self-attention when source is the query
+        itself, encoder-decoder attention when it is the memory. Appends the weights
+        to `weights`; with a `cache`, decodes one step at a time (chapter 12)."""
         is_cross = attention is self.cross_attn
         if cache is None:
             out, w = attention(query, source, source, mask, return_attention=True)
-        else:  # static mode for the memory's keys and values, append mode for self-attention
-            out, w = attention.forward_cached(query, source, source, mask, return_attention=True,
-                                              cache=cache.of(attention, static=is_cross))
+        else:  # the memory's keys and values stay fixed; self-attention's grow
+            kept = cache.of(attention, static=is_cross)
+            out, w = attention.forward_cached(query, source, source, mask,
+                                              return_attention=True, cache=kept)
         getattr(weights, "cross" if is_cross else self.self_kind).append(w)
         return out  # (B, L, D)
 
