@@ -6,7 +6,8 @@ deep inside torch with a shape or dtype error. Every validator lives here, once.
 Check once. A module's `forward` is decorated with `@checked_by("check_inputs")`: its inputs are checked,
 and its body then runs *trusted*, so the modules it calls skip their own checks (they would check the same
 tensors again). A module a reader calls directly still checks; Transformer.forward checks token ids, masks
-and lengths once for the whole model, as torch's nn.Transformer.forward does and not every layer.
+and lengths once for the whole model. (torch's nn.Transformer.forward checks batch sizes and widths at its
+top, and its attention modules check shapes and masks again in every layer.)
 
 Non-finite numbers (NaN, inf) spread: one NaN in a key makes every attention row that sees it NaN, and
 argmax takes a NaN for the largest logit. Looking for them costs a pass over the data, so they are looked for
