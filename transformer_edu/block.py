@@ -177,8 +177,8 @@ class Stack(nn.Module):
         arguments as in Block.forward, passed to every layer."""
         per_layer = []
         for layer in self.layers:
-            x, weights = layer(x, mask, memory, memory_mask, cache, return_attention=True)  # (B, L, D)
-            per_layer.append(weights)
+            x, w = layer(x, mask, memory, memory_mask, cache, return_attention=True)
+            per_layer.append(w)  # x: (B, L, D); w: this layer's AttentionWeights
         if self.final_norm is not None:
             x = self.final_norm(x)  # (B, L, D)
         return (x, AttentionWeights.concat(per_layer)) if return_attention else x

@@ -106,18 +106,19 @@ def next_logits(model: nn.Module, prefix: Tensor, memory: Tensor, src_mask: Tens
 
 def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos) -> Tensor:
     """The loop greedy decoding and sampling share; `choose` maps logits (B, V) to next ids (B,)."""
+    b, device = src_ids.shape[0], src_ids.device
     with inference(model):
         src_mask = padding_mask(src_ids, model.config.pad_id)  # (B, 1, 1, S)
-        memory = model.encode(src_ids, src_mask)  # (B, S, D), computed once (and src_ids checked)
+        memory = model.encode(src_ids, src_mask)  # (B, S, D), once (it checks src_ids)
         src_mask = decoder_src_mask(src_mask)
-        ys = torch.full((src_ids.shape[0], 1), bos_id, dtype=torch.long, device=src_ids.device)  # (B, 1)
-        finished = torch.zeros(src_ids.shape[0], dtype=torch.bool, device=src_ids.device)  # (B,)
+        ys = torch.full((b, 1), bos_id, dtype=torch.long, device=device)  # (B, 1)
+        finished = torch.zeros(b, dtype=torch.bool, device=device)  # (B,)
         cache = model.new_cache() if use_cache else None
-        never = never_generated(bos_id, eos_id, pad_id, src_ids.device)
+        never = never_generated(bos_id, eos_id, pad_id, device)
         with trusted():  # every step's inputs are made here, valid by construction
             for _ in range(max_len):
-                logits = next_logits(model, ys, memory, src_mask, cache).index_fill(-1, never, float("-inf"))  # (B, V)
-                token = choose(logits)  # (B,)
+                logits = next_logits(model, ys, memory, src_mask, cache)  # (B, V)
+                token = choose(logits.index_fill(-1, never, float("-inf")))  # (B,)
                 if stop_at_eos:
                     token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
                     finished = finished | (token == eos_id)

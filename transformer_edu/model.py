@@ -74,10 +74,12 @@ class Transformer(nn.Module):
         if src_mask is None:
             src_mask = padding_mask(src_ids, self.config.pad_id)  # (B, 1, 1, S)
         if not return_attention:
-            return self.decode(tgt_ids, self.encode(src_ids, src_mask), src_mask, tgt_mask)  # (B, T, V)
-        memory, enc_weights = self.encode(src_ids, src_mask, return_attention=True)  # (B, S, D)
-        logits, dec_weights = self.decode(tgt_ids, memory, src_mask, tgt_mask, return_attention=True)  # (B, T, V)
-        return logits, AttentionWeights.concat([enc_weights, dec_weights])
+            memory = self.encode(src_ids, src_mask)  # (B, S, D)
+            return self.decode(tgt_ids, memory, src_mask, tgt_mask)  # (B, T, V)
+        memory, enc_w = self.encode(src_ids, src_mask, return_attention=True)
+        logits, dec_w = self.decode(tgt_ids, memory, src_mask, tgt_mask,
+                                    return_attention=True)
+        return logits, AttentionWeights.concat([enc_w, dec_w])
 
     @checked_by("check_encode")
     def encode(self, src_ids: Tensor, src_mask: Tensor | None = None, return_attention: bool = False):

@@ -47,9 +47,9 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.w_q(query))  # (B, H, T, d_k): Q W^Q_i for every head i
         k = self.split_heads(self.w_k(key))  # (B, H, S, d_k)
         v = self.split_heads(self.w_v(value))  # (B, H, S, d_k)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, T, d_k)
+        heads, w = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, T, d_k)
         out = self.w_o(self.merge_heads(heads))  # (B, T, D): Concat(head_1, ..., head_h) W^O
-        return (out, weights) if return_attention else out
+        return (out, w) if return_attention else out  # w: the weights (B, H, T, S)
 
     @checked_by("check_inputs")
     def forward_cached(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
@@ -61,11 +61,13 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.w_q(query))  # (B, H, T, d_k)
         if cache.static and cache.k is not None:
             k, v = cache.k, cache.v  # (B, H, S, d_k), projected at the first step
-        else:
-            k, v = cache.add(self.split_heads(self.w_k(key)), self.split_heads(self.w_v(value)))  # (B, H, S, d_k)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, T, d_k)
+        else:  # the new positions (or the memory, at the first step), kept
+            k = self.split_heads(self.w_k(key))  # (B, H, S_new, d_k)
+            v = self.split_heads(self.w_v(value))
+            k, v = cache.add(k, v)  # (B, H, S, d_k): every position kept so far
+        heads, w = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, H, T, d_k)
         out = self.w_o(self.merge_heads(heads))  # (B, T, D)
-        return (out, weights) if return_attention else out
+        return (out, w) if return_attention else out
 
     def check_inputs(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None,
                      return_attention: bool = False, cache: AttentionCache | None = None) -> None:
