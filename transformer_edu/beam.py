@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
-from .checks import check_int, check_number, trusted
+from .checks import check_int, check_number
 from .decoding import check_decoding, decoder_src_mask, inference, never_generated, next_logits
 from .masks import padding_mask
 
@@ -61,8 +61,7 @@ def beam_search(model: nn.Module, src_ids: Tensor, max_len: int | None = None, b
         done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
         cache = model.new_cache() if use_cache else None
         for step in range(1, max_len + 1):  # step = |Y| of the extensions made now
-            with trusted():  # the inputs of every step are made here, valid by construction
-                log_probs = torch.log_softmax(next_logits(model, ys, memory, src_mask, cache), dim=-1)  # (B*K, V)
+            log_probs = torch.log_softmax(next_logits(model, ys, memory, src_mask, cache), dim=-1)  # (B*K, V)
             log_probs = log_probs.index_fill(-1, never, float("-inf"))  # after the softmax: scores stay log P
             vocab = log_probs.shape[-1]
             extended = (scores[:, :, None] + log_probs.view(B, K, vocab)).view(B, K * vocab)  # (B, K*V)

@@ -129,10 +129,10 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, tuple[Tokenizer, Tok
         raise ValueError(f"{str(path)!r} is not a transformer_edu checkpoint (expected format {FORMAT!r})")
     if payload.get("version") not in (1, VERSION):
         raise ValueError(f"checkpoint version {payload.get('version')!r} is not supported (expected 1 or {VERSION})")
-    if payload.get("model", "Transformer") not in MODELS:
-        raise ValueError(f"checkpoint {str(path)!r} holds a {payload.get('model')!r}; this package rebuilds "
-                         f"{sorted(MODELS)}")
-    model_class, config_class = MODELS[payload.get("model", "Transformer")]
+    model_name = payload.get("model", "Transformer")  # version 1 files have no "model": they hold a Transformer
+    if model_name not in MODELS:
+        raise ValueError(f"checkpoint {str(path)!r} holds a {model_name!r}; this package rebuilds {sorted(MODELS)}")
+    model_class, config_class = MODELS[model_name]
     missing = {"config", "state_dict", "tokenizers", "extra"} - set(payload)
     if missing:
         raise ValueError(f"checkpoint {str(path)!r} lacks {sorted(missing)}")

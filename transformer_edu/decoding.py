@@ -97,11 +97,13 @@ def next_logits(model: nn.Module, prefix: Tensor, memory: Tensor, src_mask: Tens
 
     Only the causal mask is used: a prefix holds PAD only after its EOS, where the outputs are ignored,
     and the cached path never masks earlier positions either, so both paths compute the same numbers.
-    The caller has checked the inputs once (they run trusted: see checks.py).
+    It runs the model trusted (checks.py): the decoding loops that call it make these inputs themselves, from
+    a source that model.encode has checked once, so decode's checks would only repeat at every step.
     """
-    if cache is None:  # the naive way: the whole prefix again
-        return model.decode(prefix, memory, src_mask, causal_mask(prefix.shape[1], prefix.device))[:, -1]  # (N, V)
-    return model.decode(prefix[:, -1:], memory, src_mask, cache=cache)[:, -1]  # (N, 1, V) -> (N, V)
+    with trusted():
+        if cache is None:  # the naive way: the whole prefix again
+            return model.decode(prefix, memory, src_mask, causal_mask(prefix.shape[1], prefix.device))[:, -1]
+        return model.decode(prefix[:, -1:], memory, src_mask, cache=cache)[:, -1]  # (N, 1, V) -> (N, V)
 
 
 def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos) -> Tensor:
@@ -115,16 +117,15 @@ def _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache
         finished = torch.zeros(b, dtype=torch.bool, device=device)  # (B,)
         cache = model.new_cache() if use_cache else None
         never = never_generated(bos_id, eos_id, pad_id, device)
-        with trusted():  # every step's inputs are made here, valid by construction
-            for _ in range(max_len):
-                logits = next_logits(model, ys, memory, src_mask, cache)  # (B, V)
-                token = choose(logits.index_fill(-1, never, float("-inf")))  # (B,)
-                if stop_at_eos:
-                    token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
-                    finished = finished | (token == eos_id)
-                ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
-                if stop_at_eos and bool(finished.all()):
-                    break
+        for _ in range(max_len):
+            logits = next_logits(model, ys, memory, src_mask, cache)  # (B, V)
+            token = choose(logits.index_fill(-1, never, float("-inf")))  # (B,)
+            if stop_at_eos:
+                token = token.masked_fill(finished, pad_id)  # a finished sequence only pads
+                finished = finished | (token == eos_id)
+            ys = torch.cat([ys, token[:, None]], dim=1)  # (B, t + 1)
+            if stop_at_eos and bool(finished.all()):
+                break
     return ys.clone()
 
 
@@ -213,8 +214,7 @@ def decode_step_by_step(model: nn.Module, src_ids: Tensor, max_len: int | None =
         never = never_generated(bos_id, eos_id, pad_id, src_ids.device)
         for _ in range(max_len):
             prefix = torch.tensor([ys], device=src_ids.device)  # (1, t)
-            with trusted():
-                probs = torch.softmax(next_logits(model, prefix, memory, src_mask, cache)[0], dim=-1)  # (V,)
+            probs = torch.softmax(next_logits(model, prefix, memory, src_mask, cache)[0], dim=-1)  # (V,)
             probs = probs.index_fill(0, never, 0.0)  # as greedy_decode: PAD and BOS are never chosen
             top_probs, top_ids = probs.topk(top)  # (top,) each
             steps.append(DecodingStep(list(ys), top_ids.tolist(), top_probs.tolist(), int(probs.argmax())))
