@@ -1,6 +1,6 @@
 """What every view shares: the anywidget base class, the JavaScript and CSS it loads, and number rounding.
 
-Each view's ES module is view_common.js followed by its own view_<name>.js (both in this folder); the one
+Each view's ES module is view_common.js followed by its own view_<name>.js (all in this folder); the one
 stylesheet views.css goes to every view as anywidget's `_css`. The package's __init__ documents the views.
 """
 from __future__ import annotations
@@ -16,11 +16,11 @@ import traitlets
 _HERE = Path(__file__).parent
 
 
-def front_end(name: str) -> str:
-    """One ES module: the shared helpers, then the view's code, then its default export."""
-    common = (_HERE / "view_common.js").read_text(encoding="utf-8")
-    own = (_HERE / name).read_text(encoding="utf-8")
-    return f"{common}\n{own}\nexport default {{ render }};\n"
+def front_end(*names: str) -> str:
+    """One ES module: the shared helpers, then the named files in order (a live view adds engine.js and
+    view_live.js before its own), then the default export."""
+    parts = [(_HERE / name).read_text(encoding="utf-8") for name in ("view_common.js", *names)]
+    return "\n".join(parts) + "\nexport default { render };\n"
 
 
 def rounded(values, decimals: int) -> list:

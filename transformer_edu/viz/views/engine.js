@@ -1,0 +1,435 @@
+// engine.js: the trained Transformer running in the browser, for one sentence at a time.
+//
+// It mirrors the Python package one block of the paper at a time, with the same names: tokenizer.py,
+// embeddings.py, positional_encoding.py, attention.py, multi_head_attention.py, feed_forward.py, block.py,
+// model.py, decoding.py, beam.py and ablation.py. With one sentence the batch axis B = 1 is left out, so a
+// tensor (L, D) is a list of L rows, each a Float64Array of D numbers; attention weights are (H, T, S).
+// The weights are the checkpoint's float32 values (web_export.py writes them); the arithmetic is
+// JavaScript's float64, so results differ from torch's float32 only by torch's rounding (about 1e-6).
+// Nothing here touches the page: the views (view_live*.js) call these functions and draw the results.
+
+const Engine = (() => {
+  // ---- the asset web_export.py writes: config, tokenizers and every weight tensor ----------------------
+  function loadModel(asset) {
+    if (!asset || asset.format !== "transformer_edu.web" || asset.version !== 1) {
+      throw new Error("not a model asset written by transformer_edu.web_export (format transformer_edu.web, version 1)");
+    }
+    const bytes = Uint8Array.from(atob(asset.weights), (c) => c.charCodeAt(0));
+    const all = new Float32Array(bytes.buffer); // little-endian float32, as written (every browser is little-endian)
+    const params = {};
+    let offset = 0;
+    for (const [name, shape] of asset.tensors) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      params[name] = { shape: shape, data: all.subarray(offset, offset + size) };
+      offset += size;
+    }
+    for (const [alias, name] of asset.aliases) params[alias] = params[name]; // tied matrices: one copy
+    const c = asset.config;
+    const positions = c.positional === "learned" ? null : sinusoidalTable(c.max_len, c.d_model);
+    return { name: asset.name, config: c, tokenizers: asset.tokenizers, params: params, positions: positions };
+  }
+
+  // ---- tokenizer.py: text -> pieces -> ids, and back ------------------------------------------------------
+  const SPECIAL = 4; // <pad>=0, <bos>=1, <eos>=2, <unk>=3 start every vocabulary
+
+  function tokenize(tokenizer, text) {
+    if (tokenizer.type === "char") return Array.from(text); // one piece per Unicode code point, as Python's list(text)
+    if (tokenizer.type === "word") {
+      const regex = new RegExp(tokenizer.js_pattern, "gu"); // the Python pattern, translated by web_export.py
+      return Array.from(text.matchAll(regex), (m) => m[0]).filter((piece) => piece.length > 0);
+    }
+    throw new Error(`this engine reads char and word tokenizers, not "${tokenizer.type}"`);
+  }
+
+  function encodeText(tokenizer, text) {
+    // -> {pieces, ids, unknown}: pieces not in the vocabulary become <unk> (id 3), as in Tokenizer.encode
+    const index = tokenizer.index || (tokenizer.index = new Map(tokenizer.vocab.map((t, i) => [t, i])));
+    const pieces = tokenize(tokenizer, text);
+    const ids = pieces.map((p) => (index.has(p) ? index.get(p) : 3));
+    return { pieces: pieces, ids: ids, unknown: pieces.filter((p) => !index.has(p)) };
+  }
+
+  function decodeIds(tokenizer, ids) {
+    // Tokenizer.decode with skip_special=True: drop <pad>, <bos>, <eos>; join as the tokenizer does
+    const pieces = ids.filter((i) => i > 2).map((i) => tokenizer.vocab[i]);
+    if (tokenizer.type === "char" || tokenizer.separator === "") return pieces.join("");
+    return pieces.map((p, i) => (i && !/^[^\p{L}\p{N}_\s]$/u.test(p) ? tokenizer.separator : "") + p).join("");
+  }
+
+  // ---- small helpers: rows of numbers ---------------------------------------------------------------------
+  const rows = (n, width) => Array.from({ length: n }, () => new Float64Array(width));
+
+  function linear(x, p, name) {
+    // nn.Linear: y = x W^T + b. x (L, in), weight (out, in) -> (L, out)
+    const w = p[name + ".weight"], b = p[name + ".bias"];
+    const [nOut, nIn] = w.shape;
+    return x.map((row) => {
+      const y = new Float64Array(nOut);
+      for (let o = 0; o < nOut; o++) {
+        let s = b ? b.data[o] : 0;
+        for (let i = 0; i < nIn; i++) s += row[i] * w.data[o * nIn + i];
+        y[o] = s;
+      }
+      return y;
+    });
+  }
+
+  const add = (x, y) => x.map((row, t) => row.map((v, i) => v + y[t][i])); // the residual "Add"
+
+  // ---- embeddings.py and positional_encoding.py -----------------------------------------------------------
+  function tokenEmbedding(p, name, ids, dModel) {
+    // the row of each id, times sqrt(d_model) (section 3.4). ids (L,) -> (L, D)
+    const table = p[name + ".table.weight"].data, scale = Math.sqrt(dModel);
+    return ids.map((id) => Float64Array.from(table.subarray(id * dModel, (id + 1) * dModel), (v) => v * scale));
+  }
+
+  function sinusoidalTable(maxLen, dModel) {
+    // PE(pos, 2i) = sin(pos / 10000^(2i/D)), PE(pos, 2i+1) = cos(...), rounded to float32 as torch stores it
+    return Array.from({ length: maxLen }, (_, pos) => {
+      const row = new Float64Array(dModel);
+      for (let i = 0; i < dModel; i += 2) {
+        const angle = pos / Math.pow(10000, i / dModel);
+        row[i] = Math.fround(Math.sin(angle));
+        row[i + 1] = Math.fround(Math.cos(angle));
+      }
+      return row;
+    });
+  }
+
+  function positionalEncoding(model, name, x, start) {
+    // x + PE(start .. start + L - 1). (L, D) -> (L, D)
+    const D = model.config.d_model;
+    return x.map((row, t) => {
+      const pe = model.positions ? model.positions[start + t]
+        : model.params[name + ".table"].data.subarray((start + t) * D, (start + t + 1) * D);
+      return row.map((v, i) => v + pe[i]);
+    });
+  }
+
+  // ---- attention.py and multi_head_attention.py -----------------------------------------------------------
+  function scaledDotProductAttention(q, k, v, mask) {
+    // softmax(q k^T / sqrt(d_k)) v for one head. q (T, d_k), k and v (S, d_k), mask(t, s) true = may attend
+    const dK = q[0].length;
+    const weights = q.map((qRow, t) => {
+      const scores = k.map((kRow, s) => {
+        if (mask && !mask(t, s)) return -Infinity; // blocked keys get weight exp(-inf) = 0
+        let dot = 0;
+        for (let i = 0; i < dK; i++) dot += qRow[i] * kRow[i];
+        return dot / Math.sqrt(dK);
+      });
+      return softmaxRow(scores);
+    }); // (T, S)
+    const out = weights.map((w) => {
+      const row = new Float64Array(v[0].length);
+      w.forEach((ws, s) => { for (let i = 0; i < row.length; i++) row[i] += ws * v[s][i]; });
+      return row;
+    }); // (T, d_k)
+    return { out: out, weights: weights };
+  }
+
+  function softmaxRow(scores) {
+    const top = Math.max(...scores);
+    const e = scores.map((z) => Math.exp(z - top));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return Float64Array.from(e, (x) => x / sum);
+  }
+
+  function multiHeadAttention(p, name, query, source, mask, nHeads, ablated) {
+    // MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O, head_i = Attention(Q W^Q_i, K W^K_i, V W^V_i).
+    // query (T, D), source (S, D) -> out (T, D), weights (H, T, S). `ablated`: head indices whose part of
+    // the Concat is set to 0 before W^O (ablation.py); they still compute their weights.
+    const q = linear(query, p, name + ".w_q"), k = linear(source, p, name + ".w_k"), v = linear(source, p, name + ".w_v");
+    const D = q[0].length, dK = D / nHeads;
+    const concat = rows(query.length, D); // (T, H * d_k)
+    const weights = [];
+    for (let h = 0; h < nHeads; h++) {
+      const part = (x) => x.map((row) => row.subarray(h * dK, (h + 1) * dK)); // split_heads: head h's columns
+      const head = scaledDotProductAttention(part(q), part(k), part(v), mask);
+      weights.push(head.weights);
+      if (ablated.includes(h)) continue; // this head's columns stay 0
+      head.out.forEach((row, t) => concat[t].set(row, h * dK)); // merge_heads
+    }
+    return { out: linear(concat, p, name + ".w_o"), weights: weights };
+  }
+
+  // ---- feed_forward.py and the LayerNorm of "Add & Norm" ----------------------------------------------------
+  function erf(x) { // Abramowitz and Stegun 7.1.26 (error below 1.5e-7), for GELU
+    const t = 1 / (1 + 0.3275911 * Math.abs(x));
+    const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t * Math.exp(-x * x);
+    return x < 0 ? -y : y;
+  }
+  const ACTIVATIONS = { relu: (z) => Math.max(0, z), gelu: (z) => 0.5 * z * (1 + erf(z / Math.SQRT2)) };
+
+  function positionwiseFeedForward(p, name, x, activation) {
+    // FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (equation 2; GELU instead of max(0, .) when configured)
+    const inner = linear(x, p, name + ".w_1").map((row) => row.map(ACTIVATIONS[activation])); // (L, F)
+    return linear(inner, p, name + ".w_2"); // (L, D)
+  }
+
+  function layerNorm(p, name, x, eps) {
+    // (x - mean) / sqrt(var + eps) * gamma + beta over each row (biased variance, as torch)
+    const g = p[name + ".weight"].data, b = p[name + ".bias"].data;
+    return x.map((row) => {
+      const mean = row.reduce((a, v) => a + v, 0) / row.length;
+      const variance = row.reduce((a, v) => a + (v - mean) * (v - mean), 0) / row.length;
+      const scale = 1 / Math.sqrt(variance + eps);
+      return row.map((v, i) => (v - mean) * scale * g[i] + b[i]);
+    });
+  }
+
+  // ---- block.py: one layer of either stack ------------------------------------------------------------------
+  function block(model, name, x, mask, memory, kinds, ctx) {
+    // Self-attention, encoder-decoder attention when `memory` is given, feed-forward; each sub-layer wrapped
+    // as the paper does (post-LN: x = LayerNorm(x + Sublayer(x))) or as pre-LN does (x = x + Sublayer(LN(x))).
+    const c = model.config, p = model.params, eps = c.layer_norm_eps;
+    const preLn = c.norm_first;
+    const sublayer = (norm, run) => {
+      if (preLn) return add(x, run(layerNorm(p, norm, x, eps)));
+      return layerNorm(p, norm, add(x, run(x)), eps);
+    };
+    const attention = (kind, attn, source, m) => (h) => {
+      const r = multiHeadAttention(p, name + "." + attn, h, source === null ? h : source, m, c.n_heads,
+        ctx.ablated(kind, ctx.layer));
+      ctx.weights[kind].push(r.weights);
+      ctx.trace(`${name}.${attn}`, r.out);
+      return r.out;
+    };
+    x = sublayer(name + ".self_attn_norm", attention(kinds[0], "self_attn", null, mask));
+    ctx.trace(`${name}.self_attn_norm`, x);
+    if (memory) {
+      x = sublayer(name + ".cross_attn_norm", attention(kinds[1], "cross_attn", memory, null));
+      ctx.trace(`${name}.cross_attn_norm`, x);
+    }
+    x = sublayer(name + ".ff_norm", (h) => {
+      const out = positionwiseFeedForward(p, name + ".feed_forward", h, c.activation);
+      ctx.trace(`${name}.feed_forward`, out);
+      return out;
+    });
+    ctx.trace(`${name}.ff_norm`, x);
+    return x;
+  }
+
+  function context(options) {
+    // what every call carries: the heads to ablate, the attention weights collected, an optional trace
+    const ablate = new Map(); // "kind/layer" -> the head indices switched off there
+    for (const [kind, layer, head] of options.ablate || []) {
+      ablate.set(`${kind}/${layer}`, [...(ablate.get(`${kind}/${layer}`) || []), head]);
+    }
+    return {
+      weights: { encoder_self: [], decoder_self: [], cross: [] }, layer: 0,
+      ablated: (kind, layer) => ablate.get(`${kind}/${layer}`) || [],
+      trace: options.trace ? (name, value) => options.trace.push({ name: name, value: value }) : () => {},
+    };
+  }
+
+  function stack(model, prefix, n, x, mask, memory, kinds, ctx) {
+    // Stack: N blocks, then the final LayerNorm when the config has one (a later change)
+    for (let l = 0; l < n; l++) {
+      ctx.layer = l;
+      x = block(model, `${prefix}.layers.${l}`, x, mask, memory, kinds, ctx);
+    }
+    if (model.config.final_norm) x = layerNorm(model.params, prefix + ".norm", x, model.config.layer_norm_eps);
+    return x;
+  }
+
+  // ---- model.py: Transformer.encode and Transformer.decode --------------------------------------------------
+  function checkIds(model, ids, what, vocab) {
+    if (!ids.length) throw new Error(`the ${what} is empty: it needs at least one token`);
+    if (ids.length > model.config.max_len) {
+      throw new Error(`the ${what} has ${ids.length} tokens; this model has positions for at most ${model.config.max_len}`);
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`${what} id ${id} is outside 0..${vocab - 1}`);
+    }
+  }
+
+  function encode(model, srcIds, options = {}) {
+    // src ids (S,) -> {memory (S, D), weights: {encoder_self: N x (H, S, S)}}
+    const c = model.config;
+    checkIds(model, srcIds, "source", c.src_vocab_size);
+    const ctx = context(options);
+    let x = tokenEmbedding(model.params, "src_embed", srcIds, c.d_model);
+    ctx.trace("src_embed", x);
+    x = positionalEncoding(model, "src_position", x, 0);
+    ctx.trace("src_position", x);
+    const memory = stack(model, "encoder", c.n_encoder_layers, x, null, null, ["encoder_self"], ctx);
+    return { memory: memory, weights: ctx.weights };
+  }
+
+  const causalMask = (t, s) => s <= t; // position t may attend to positions 0..t (masks.py)
+
+  function decode(model, tgtIds, memory, options = {}) {
+    // target ids (T,), memory (S, D) -> {logits (T, V), weights: {decoder_self: N x (H, T, T), cross: N x (H, T, S)}}
+    const c = model.config;
+    checkIds(model, tgtIds, "target", c.tgt_vocab_size);
+    const ctx = context(options);
+    let y = tokenEmbedding(model.params, "tgt_embed", tgtIds, c.d_model);
+    ctx.trace("tgt_embed", y);
+    y = positionalEncoding(model, "tgt_position", y, 0);
+    ctx.trace("tgt_position", y);
+    y = stack(model, "decoder", c.n_decoder_layers, y, causalMask, memory, ["decoder_self", "cross"], ctx);
+    const logits = linear(y, model.params, "output"); // (T, V): the pre-softmax linear layer
+    ctx.trace("output", logits);
+    return { logits: logits, weights: ctx.weights };
+  }
+
+  // ---- decoding.py: greedy decoding, sampling, step by step --------------------------------------------------
+  const defaultMaxLen = (model, srcLength) => Math.min(srcLength + 50, model.config.max_len); // section 6.1
+
+  function checkCount(name, value, high) {
+    if (!Number.isInteger(value) || value < 1 || value > high) {
+      throw new Error(`${name} must be a whole number from 1 to ${high}, got ${value}`);
+    }
+    return value;
+  }
+
+  function maxLength(model, srcIds, options) {
+    // decoding.py's check_decoding: max_len defaults to the source length + 50, at most config.max_len
+    if (options.maxLen === undefined) return defaultMaxLen(model, srcIds.length);
+    return checkCount("maxLen", options.maxLen, model.config.max_len);
+  }
+
+  function neverGenerated(model) {
+    // PAD only fills a row after EOS and BOS only starts it: no method chooses them
+    const c = model.config;
+    return [c.pad_id, c.bos_id].filter((id) => id !== c.eos_id);
+  }
+
+  function nextLogits(model, prefix, memory, options) {
+    // logits for the token after `prefix` (V,), PAD and BOS set to -inf. The whole prefix runs again at every
+    // step (decoding.py's use_cache=False path: the same numbers as its key/value cache, more arithmetic).
+    const logits = decode(model, prefix, memory, options).logits;
+    const last = Float64Array.from(logits[logits.length - 1]);
+    for (const id of neverGenerated(model)) last[id] = -Infinity;
+    return last;
+  }
+
+  const argmax = (xs) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0); // the first of equal maxima
+
+  function generate(model, srcIds, choose, options) {
+    // the loop greedy decoding and sampling share: encode once, then one token per step until EOS
+    const c = model.config, run = { ablate: options.ablate }; // no trace: it would repeat every step
+    const maxLen = maxLength(model, srcIds, options);
+    const memory = encode(model, srcIds, run).memory;
+    const ids = [c.bos_id], steps = [];
+    for (let t = 0; t < maxLen; t++) {
+      const logits = nextLogits(model, ids, memory, run);
+      const token = choose(logits);
+      steps.push({ prefix: ids.slice(), probs: softmaxRow(logits), chosen: token });
+      ids.push(token);
+      if (token === c.eos_id) break;
+    }
+    return { ids: ids, steps: steps };
+  }
+
+  function greedyDecode(model, srcIds, options = {}) {
+    // the most probable token at each step -> {ids (BOS first), steps: [{prefix, probs (V,), chosen}]}
+    return generate(model, srcIds, argmax, options);
+  }
+
+  function randomGenerator(seed) {
+    // mulberry32: a small seeded generator of numbers in [0, 1). The same seed gives the same draws here;
+    // torch's generator is a different one, so Python's samples for the same seed differ.
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function temperedProbabilities(logits, temperature) {
+    // softmax(logits / temperature), the largest logit subtracted first so a tiny temperature cannot overflow
+    const top = Math.max(...logits);
+    return softmaxRow(Array.from(logits, (z) => (z - top) / temperature));
+  }
+
+  function sample(model, srcIds, options = {}) {
+    // draw each token from softmax(logits / temperature) among the top_k most probable (ties at the k-th kept)
+    const temperature = options.temperature === undefined ? 1 : options.temperature;
+    if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`temperature must be a number > 0, got ${temperature}`);
+    if (options.topK !== undefined) checkCount("topK", options.topK, model.config.tgt_vocab_size);
+    const random = randomGenerator(options.seed || 0);
+    const choose = (logits) => {
+      if (options.topK) {
+        const kth = Array.from(logits).sort((a, b) => b - a)[options.topK - 1];
+        logits = logits.map((z) => (z < kth ? -Infinity : z)); // the rest get probability 0
+      }
+      const probs = temperedProbabilities(logits, temperature);
+      let u = random(), chosen = -1; // walk the cumulative probabilities up to u
+      for (let v = 0; v < probs.length; v++) {
+        if (probs[v] === 0) continue;
+        chosen = v;
+        if (u < probs[v]) break;
+        u -= probs[v]; // (rounding can leave u just past the end: the last allowed token is kept)
+      }
+      return chosen;
+    };
+    return generate(model, srcIds, choose, options);
+  }
+
+  // ---- beam.py: beam search with the GNMT length penalty -------------------------------------------------------
+  const lp = (length, alpha) => Math.pow((5 + length) / 6, alpha); // Wu et al. (2016)
+
+  function logSoftmax(logits) {
+    const top = Math.max(...logits);
+    const logSum = Math.log(logits.reduce((a, z) => a + Math.exp(z - top), 0));
+    return logits.map((z) => z - top - logSum);
+  }
+
+  function beamSearch(model, srcIds, options = {}) {
+    // beam.py's search for one sentence: keep the beamSize best extensions by log P; those ending in EOS are
+    // finished and ranked by log P / lp(|Y|); stop once no live hypothesis can beat the best finished one.
+    // -> {ids, score, steps: [{live: [{ids, score}], finished: [{ids, score}]}]}
+    const c = model.config, run = { ablate: options.ablate };
+    const K = checkCount("beamSize", options.beamSize === undefined ? 4 : options.beamSize, c.tgt_vocab_size);
+    const alpha = options.lengthPenalty === undefined ? 0.6 : options.lengthPenalty;
+    if (!(alpha >= 0 && Number.isFinite(alpha))) throw new Error(`lengthPenalty must be a number >= 0, got ${alpha}`);
+    const maxLen = maxLength(model, srcIds, options);
+    const memory = encode(model, srcIds, run).memory;
+    const never = neverGenerated(model);
+    let live = Array.from({ length: K }, (_, k) => ({ ids: [c.bos_id], score: k === 0 ? 0 : -Infinity }));
+    let best = null, bestScore = -Infinity, done = false;
+    const steps = [];
+    for (let step = 1; step <= maxLen; step++) {
+      const extended = []; // every (hypothesis, token) with its log P
+      live.forEach((hyp, k) => {
+        const logProbs = hyp.score === -Infinity ? null
+          : logSoftmax(decode(model, hyp.ids, memory, run).logits.at(-1));
+        for (let v = 0; v < c.tgt_vocab_size; v++) { // PAD and BOS masked after the softmax: scores stay log P
+          const allowed = logProbs && !never.includes(v);
+          extended.push({ k: k, token: v, score: allowed ? hyp.score + logProbs[v] : -Infinity });
+        }
+      });
+      const top = extended.sort((a, b) => b.score - a.score || a.k - b.k || a.token - b.token).slice(0, K);
+      const finished = [];
+      for (const e of top) { // 1. those ending in EOS are finished hypotheses
+        if (e.token !== c.eos_id || e.score === -Infinity) continue;
+        const normalized = e.score / lp(step, alpha);
+        finished.push({ ids: [...live[e.k].ids, e.token], score: normalized });
+        if (normalized > bestScore) { bestScore = normalized; best = finished.at(-1).ids; }
+      }
+      live = top.map((e) => ({ ids: [...live[e.k].ids, e.token], score: e.token === c.eos_id ? -Infinity : e.score }));
+      steps.push({ live: live.filter((h) => h.score > -Infinity), finished: finished });
+      const bound = Math.max(...live.map((h) => h.score)) / lp(maxLen, alpha); // 3. the bound (see beam.py)
+      done = bestScore >= bound;
+      if (done) break;
+    }
+    if (!done || best === null) { // still searching at maxLen: the live hypotheses compete as they are
+      const j = argmax(live.map((h) => h.score));
+      if (best === null || live[j].score / lp(maxLen, alpha) > bestScore) {
+        bestScore = live[j].score / lp(maxLen, alpha);
+        best = live[j].ids;
+      }
+    }
+    return { ids: best, score: bestScore, steps: steps };
+  }
+
+  return {
+    loadModel, tokenize, encodeText, decodeIds, tokenEmbedding, sinusoidalTable, positionalEncoding,
+    scaledDotProductAttention, multiHeadAttention, positionwiseFeedForward, layerNorm, block, encode, decode,
+    defaultMaxLen, nextLogits, logSoftmax, greedyDecode, sample, randomGenerator, temperedProbabilities, beamSearch, lp,
+  };
+})();
