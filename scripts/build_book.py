@@ -5,7 +5,9 @@
 Before building it checks that every page listed in _toc.yml exists, that every notebook in chapters/ is
 listed (with only_build_toc_files it would silently not be built), and that each chapter's title starts with
 its number ("# 5. ..." for 05_*.ipynb). It refreshes book/_static/offline/anywidget/ from the installed
-anywidget wheel (no network), so the front-end always matches the Python package that wrote the widget state.
+anywidget wheel (no network), so the front-end always matches the Python package that wrote the widget state,
+and rewrites the live views' model assets (book/_static/live/<name>.js) from the checkpoints they are made from
+(transformer_edu/web_export.py), so the pages never run stale weights.
 Every warning is an error. Prints the build time and where to open the book.
 
     .venv/bin/python scripts/build_book.py                  # this repository into _build/html (`make book`)
@@ -34,6 +36,17 @@ import vendor_assets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIXES = (".ipynb", ".md")
+LIVE_ASSETS = ("dates",)  # checkpoints the live views run in the page: transformer_edu/checkpoints/<name>.pt
+
+
+def write_live_assets() -> None:
+    """book/_static/live/<name>.js from each checkpoint in LIVE_ASSETS (unchanged bytes when up to date)."""
+    sys.path.insert(0, str(ROOT))
+    from transformer_edu.web_export import write_asset
+    for name in LIVE_ASSETS:
+        checkpoint = ROOT / "transformer_edu" / "checkpoints" / f"{name}.pt"
+        path = write_asset(checkpoint, ROOT / "book" / "_static" / "live" / f"{name}.js")
+        print(f"live model asset {path.relative_to(ROOT)}: {path.stat().st_size:,} bytes")
 
 
 def toc_files(toc: dict) -> list[str]:
@@ -103,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
             print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
     vendor_assets.main(["--anywidget"])
+    write_live_assets()
     if not shutil.which(command[0]):
         command[0] = "jupyter-book"
     start = time.perf_counter()

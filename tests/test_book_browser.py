@@ -186,7 +186,9 @@ WAIT_RENDERED_JS = """() => {
                                           (el.querySelector('#vis') && el.querySelector('#vis').textContent.trim()));
   const mathDone = !window.MathJax || !document.querySelector('.math') ||
                    document.querySelector('mjx-container') !== null;
-  return widgetsDone && bertvizDone && mathDone && document.readyState === 'complete';
+  // a live view (views/live.py) says "Loading the model..." until the page has loaded the model's asset
+  const liveDone = [...document.querySelectorAll('[data-te-role=message]')].every(m => !m.textContent.startsWith('Loading'));
+  return widgetsDone && bertvizDone && mathDone && liveDone && document.readyState === 'complete';
 }"""
 
 CHECK_RENDERED_JS = """() => {
@@ -247,6 +249,9 @@ INTERACT_JS = """([el, family, kind]) => {
       if (v === undefined) return null;
       node.value = v; fire(node, 'change'); return 'select ' + v;
     }
+    if (node.type === 'text') {  // a live view's text box: type into it
+      node.value = wanted; fire(node, 'input'); return 'type ' + wanted;
+    }
     if (node.type === 'range' || node.type === 'number') {
       let v = wanted;
       if (v === undefined || v === node.value || isNaN(Number(v))) v = node.value === node.min ? node.max : node.min;
@@ -271,6 +276,11 @@ INTERACT_JS = """([el, family, kind]) => {
       'tokens': [['select[data-te-control=text]', '1'], ['select[data-te-control=tokenizer]', undefined]],
       'distribution': [['input[data-te-control=temperature]', '0']],
       'layer-statistics': [['select[data-te-control=metric]', '1'], ['input[data-te-control=series]', 'click']],
+      // live views (views/live.py): the model runs in the page
+      'live-translator': [['input[data-te-control=text]', 'Sat 4 Jul 2026']],
+      'live-attention': [['input[data-te-control=ablate]', 'click']],
+      'live-decoding': [['input[data-te-control=text]', 'Sat 4 Jul 2026']],
+      'token-journey': [['button[data-te-control=next]', 'click']],
     };
     for (const [selector, how] of documented[kind] || []) {
       const node = el.querySelector(selector);

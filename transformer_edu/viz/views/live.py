@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from ...block import KINDS
 from ...checkpoint import load_checkpoint
-from ...checks import check_text
+from ...checks import check_int, check_text
 from ...web_export import browser_asset
 from .base import View, front_end
 
@@ -71,3 +74,51 @@ class LiveTranslator(LiveView):
 
     def _summary(self) -> str:
         return f"asset={self.data['asset']!r}, text={self.data['text']!r}"
+
+
+def ablation_measurements(scores: dict, baseline: float, more=()) -> list[dict]:
+    """Exact-match figures for LiveAttention: `baseline` with every head on, then each single head's from
+    ablation.head_ablation_scores ({kind: (N, h) tensor}), then `more`: (heads, exact match) pairs for other
+    sets the chapter measured."""
+    found = [{"heads": [], "exact_match": float(baseline)}]
+    for kind, grid in scores.items():
+        for (layer, head), value in np.ndenumerate(np.asarray(grid, dtype=np.float64)):
+            found.append({"heads": [[kind, layer, head]], "exact_match": float(value)})
+    for heads, value in more:
+        found.append({"heads": [[k, int(l), int(h)] for k, l, h in heads], "exact_match": float(value)})
+    for item in found:
+        if not 0 <= item["exact_match"] <= 1 or any(k not in KINDS for k, _, _ in item["heads"]):
+            raise ValueError(f"each measurement needs kinds from {KINDS} and an exact match in [0, 1], got {item}")
+    return found
+
+
+class LiveAttention(LiveView):
+    """Attention on typed text, from the model running in the page, and head ablation (chapter 13).
+
+    Controls choose the kind, layer and head (or the mean of the heads) of the heatmap; a checkbox per head
+    switches it off as ablation.ablate_heads does. The view shows the output with all heads on and with the
+    ticked heads off, and, step by step, the probability of each output token in both. `measured`
+    (ablation_measurements) gives the held-out exact match the chapter measured for single heads and other
+    sets, shown when the ticked set is one of them; `measured_on` says on what.
+    """
+
+    _esm = front_end("engine.js", "view_live.js", "view_live_attention.js")
+
+    @classmethod
+    def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, kind: str = "cross", layer: int = 0,
+                 head: int | str = "mean", measured: list | None = None, measured_on: str = "the held-out dates",
+                 title: str | None = None):
+        check_live(asset, text)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        check_int("layer", layer, 0)
+        if head != "mean":
+            check_int("head", head, 0, why=' (or "mean")')
+        check_text(measured_on, "measured_on")
+        measured = [] if measured is None else ablation_measurements({}, 1.0, [(m["heads"], m["exact_match"])
+                                                                             for m in measured])[1:]
+        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:",
+                "kind": kind, "layer": layer, "head": head, "measured": measured, "measured_on": measured_on}
+
+    def _summary(self) -> str:
+        return f"asset={self.data['asset']!r}, text={self.data['text']!r}, measured={len(self.data['measured'])}"
