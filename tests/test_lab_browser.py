@@ -180,25 +180,28 @@ def test_chapter_13_runs_in_jupyterlab_and_its_explorers_are_live(browser, lab):
     stored = _sha(ROOT / notebook)
     page, context, state, log = _run_notebook(browser, lab, notebook)
     try:
-        _assert_drawn(notebook, state, log, views={"attention", "embedding"}, bertviz=2, live=1)
+        # the live views get the model from the kernel (a widget message), then draw
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-te-view^=live] [data-te-role=message]')]
+                                  .every(m => !m.textContent.startsWith('Loading'))""", timeout=60_000)
+        state = page.evaluate(STATE_JS)
+        _assert_drawn(notebook, state, log, views={"attention", "embedding", "live-attention"}, bertviz=2, live=0)
         # an anywidget view reacts to its control, as in the static book
         view = page.locator("[data-te-view='attention']").first
         view.scroll_into_view_if_needed()
         before = view.inner_html()
         view.locator("select").first.select_option(index=1)
         _wait_for_change(page, view, before, "AttentionExplorer after choosing another kind")
-        # the live explorer: a date typed in the page is decoded by the model in the kernel
-        explorer = page.locator(".te-live").first
-        explorer.scroll_into_view_if_needed()
-        before = explorer.inner_html()
-        _type(page, explorer, "Saturday, 4 July 2026")
-        _wait_for_change(page, explorer, before, "live_translation after typing a date")
-        page.wait_for_function("el => el.textContent.includes('2026-07-04')", arg=explorer.element_handle(),
-                               timeout=30_000)
-        before = explorer.locator("img").first.get_attribute("src")
-        explorer.locator("select").nth(1).select_option(index=0)  # head 0 instead of the mean of the heads
-        page.wait_for_function("([el, src]) => el.querySelector('img').getAttribute('src') !== src",
-                               arg=[explorer.element_handle(), before], timeout=30_000)
+        # a live view: the model runs in the page with weights the kernel sent; typing a date decodes it
+        live = page.locator("[data-te-view='live-attention']").first
+        live.scroll_into_view_if_needed()
+        assert "could not be loaded" not in live.inner_text()
+        live.locator("input[data-te-control=text]").fill("Saturday, 4 July 2026")
+        page.wait_for_function("el => el.querySelector('[data-te-role=output-intact]')?.textContent === '2026-07-04'",
+                               arg=live.element_handle(), timeout=30_000)
+        live.locator("input[data-te-kind=cross][data-te-layer='1']").nth(0).click()
+        page.wait_for_function("el => el.querySelector('[data-te-role=output-ablated]') !== null",
+                               arg=live.element_handle(), timeout=30_000)
+        assert "1 head off" in live.inner_text()
         assert not log["errors"], log["errors"]
     finally:
         context.close()
