@@ -64,11 +64,11 @@ from .base import rounded, significant
 from .distribution import DistributionExplorer
 from .embedding import EmbeddingExplorer, nearest_neighbours
 from .layer_statistics import SERIES_LIMIT, LayerStatisticsExplorer
-from .live import LiveAttention, LiveTranslator, ablation_measurements
+from .live import LiveAttention, LiveTranslator, TokenJourney, ablation_measurements
 from .positional import PositionalEncodingExplorer
 from .tokens import STATIC_TOKENS_NOTE, TokenExplorer, token_pairs
 
 __all__ = ["SERIES_LIMIT", "STATIC_TOKENS_NOTE", "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer",
            "LayerStatisticsExplorer", "LiveAttention", "LiveTranslator", "MaskedAttentionExplorer",
-           "PositionalEncodingExplorer", "TokenExplorer", "ablation_measurements", "nearest_neighbours", "rounded",
+           "PositionalEncodingExplorer", "TokenExplorer", "TokenJourney", "ablation_measurements", "nearest_neighbours", "rounded",
            "significant", "token_pairs"]

@@ -229,7 +229,10 @@ const Engine = (() => {
       ctx.layer = l;
       x = block(model, `${prefix}.layers.${l}`, x, mask, memory, kinds, ctx);
     }
-    if (model.config.final_norm) x = layerNorm(model.params, prefix + ".norm", x, model.config.layer_norm_eps);
+    if (model.config.final_norm) {
+      x = layerNorm(model.params, prefix + ".norm", x, model.config.layer_norm_eps);
+      ctx.trace(prefix + ".norm", x);
+    }
     return x;
   }
 

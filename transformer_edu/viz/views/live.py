@@ -15,13 +15,14 @@ the model's max_len give a message in the view (as text, never as HTML).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from ...block import KINDS
 from ...checkpoint import load_checkpoint
-from ...checks import check_int, check_text
+from ...checks import check_int, check_number, check_text
 from ...web_export import browser_asset
 from .base import View, front_end
 
@@ -122,3 +123,77 @@ class LiveAttention(LiveView):
 
     def _summary(self) -> str:
         return f"asset={self.data['asset']!r}, text={self.data['text']!r}, measured={len(self.data['measured'])}"
+
+
+class LiveDecoding(LiveView):
+    """Type a date, see it decoded three ways side by side, then step by step (chapter 12).
+
+    The model (asset) runs in the page: greedy decoding, sampling and beam search with their outputs (each
+    with log P and log P / lp, the GNMT length penalty lp = ((5 + |Y|) / 6) ** length_penalty); a slider walks
+    through greedy decoding's steps (the prefix so far and the model's own five most probable next tokens,
+    as decode_step_by_step gives them) and another through beam search's (the live hypotheses with log P,
+    those finished at that step with log P / lp). Greedy decoding and beam search give the outputs of
+    decoding.greedy_decode and beam.beam_search; sampling draws with JavaScript's own seeded generator, so a
+    seed gives other samples than a torch.Generator would. temperature (> 0), top_k (None = the whole
+    vocabulary), seed (a 32-bit int) and beam_size (1 to 8) are the controls' starting values; length_penalty
+    is alpha (the paper's 0.6).
+    """
+
+    _esm = front_end("engine.js", "view_live.js", "view_live_decoding.js")
+
+    @classmethod
+    def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int = 0, beam_size: int = 4, length_penalty: float = 0.6,
+                 title: str | None = None):
+        check_live(asset, text)
+        check_number("temperature", temperature, 0, low_open=True)
+        if top_k is not None:
+            check_int("top_k", top_k, 1, _target_vocab_size(asset), " (None keeps the whole vocabulary)")
+        check_int("seed", seed, 0, SEED_MAX, " (the page's generator takes 32-bit seeds)")
+        check_int("beam_size", beam_size, 1, BEAM_SIZE_MAX, f" (the view's menu offers 1 to {BEAM_SIZE_MAX})")
+        check_number("length_penalty (alpha; the paper uses 0.6)", length_penalty, 0)
+        if title is not None:
+            check_text(title, "title")
+        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:",
+                "temperature": float(temperature), "top_k": top_k, "seed": seed, "beam_size": beam_size,
+                "length_penalty": float(length_penalty)}
+
+    def _summary(self) -> str:
+        d = self.data
+        return (f"asset={d['asset']!r}, text={d['text']!r}, temperature={d['temperature']}, top_k={d['top_k']}, "
+                f"seed={d['seed']}, beam_size={d['beam_size']}, length_penalty={d['length_penalty']}")
+
+
+SEED_MAX = 2 ** 32 - 1  # view_live_decoding.js: mulberry32 takes a 32-bit seed
+BEAM_SIZE_MAX = 8  # the beam-size menu's largest width
+
+
+def _target_vocab_size(asset: str) -> int | None:
+    """The checkpoint's target vocabulary size, from the record written beside it (None when it has none)."""
+    record = CHECKPOINTS / f"{asset}.json"
+    if not record.exists():
+        return None
+    return json.loads(record.read_text(encoding="utf-8")).get("config", {}).get("tgt_vocab_size")
+
+
+class TokenJourney(LiveView):
+    """Follow one token through the model: its vector after every sub-layer, with the real numbers.
+
+    Choose a side (a source token through the encoder, or a target position through the decoder, on <bos> +
+    the greedy output) and a position, then step with Prev/Next, the slider or the arrow keys: the token id
+    and its embedding row, x sqrt(d_model), + the positional encoding, then per layer each sub-layer's output
+    and Add & Norm (with the mean, std and norm at each stage), the attention weights of this position per
+    head, and for the target side the output layer's logits and top-5 next tokens. asset: a checkpoint name.
+    """
+
+    _esm = front_end("engine.js", "view_live.js", "view_live_journey.js")
+
+    @classmethod
+    def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, title: str | None = None):
+        check_live(asset, text)
+        if title is not None:
+            check_text(title, "title")
+        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:"}
+
+    def _summary(self) -> str:
+        return f"asset={self.data['asset']!r}, text={self.data['text']!r}"

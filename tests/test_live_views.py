@@ -1,0 +1,164 @@
+"""The live views (transformer_edu/viz/views/live.py): their data, checks and text form; the JavaScript run
+in node where a test needs the page's numbers."""
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+
+# ---- TokenJourney (view_live_journey.js): one token's journey through every sub-layer ----------------------
+
+JOURNEY_JS = Path(__file__).resolve().parents[1] / "transformer_edu" / "viz" / "views"
+
+
+class TestJourneyView:
+    def test_journey_construction_and_defaults(self):
+        from transformer_edu.viz.views.live import LiveView, TokenJourney
+
+        view = TokenJourney()
+        assert isinstance(view, LiveView)
+        assert view.data == {"asset": "dates", "text": "Wed 25 Nov 2026", "title": None, "max_chars": 200,
+                             "label": "Source:"}
+        code = view._esm
+        assert code.rstrip().endswith("export default { render };")
+        assert code.count("const Engine = ") == 1 and code.count("function liveFrame(") == 1
+        assert 'liveFrame(el, widget, "token-journey"' in code
+
+    def test_journey_data_keeps_asset_text_and_title(self):
+        from transformer_edu.viz.views.live import TokenJourney
+
+        view = TokenJourney("Mon 3 Feb 1999", asset="dates_blind_spot", title="One token's journey")
+        assert view.data["asset"] == "dates_blind_spot" and view.data["text"] == "Mon 3 Feb 1999"
+        assert view.data["title"] == "One token's journey"
+        view.update("", asset="dates")  # an empty box is allowed: the page shows what to type
+        assert view.data["text"] == "" and view.data["asset"] == "dates"
+        xss = "<img src=x onerror=alert(1)>"
+        assert TokenJourney(xss).data["text"] == xss  # stored as is; the page sets it as a value, never as HTML
+
+    def test_journey_rejects_bad_input_with_a_clear_message(self):
+        from transformer_edu.viz.views.live import TokenJourney
+
+        with pytest.raises(ValueError, match=r"asset must name a checkpoint in checkpoints/, one of \['dates'"):
+            TokenJourney(asset="no_such_model")
+        with pytest.raises(ValueError, match="text must have at most 200 characters .* got 201"):
+            TokenJourney("1" * 201)
+        with pytest.raises(ValueError, match="text must be a str, got int"):
+            TokenJourney(25)
+        with pytest.raises(ValueError, match="title must be a str"):
+            TokenJourney(title=3)
+
+    def test_journey_repr_is_stable(self):
+        from transformer_edu.viz.views.live import TokenJourney
+
+        view = TokenJourney()
+        assert repr(view) == "TokenJourney(asset='dates', text='Wed 25 Nov 2026')" == repr(TokenJourney())
+        view.update("Mon 3 Feb 1999")
+        assert repr(view) == "TokenJourney(asset='dates', text='Mon 3 Feb 1999')"
+
+    def test_journey_javascript_is_offline_and_never_parses_html(self):
+        from transformer_edu.viz.views.live import TokenJourney
+
+        own = (JOURNEY_JS / "view_live_journey.js").read_text(encoding="utf-8")
+        assert "http" not in own and "import" not in own
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in TokenJourney._esm, sink
+        for hook in ('"side"', '"position"', '"step"', '"data-te-control": "prev"', '"data-te-control": "next"',
+                     '"data-te-role": "vector"', '"data-te-role": "step-name"', "ArrowLeft", "ArrowRight"):
+            assert hook in own, hook
+
+
+def _journey_run_node(script: str, tmp_path):
+    path = tmp_path / "journey.mjs"
+    path.write_text(script, encoding="utf-8")
+    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the views' JavaScript")
+def test_journey_steps_are_the_package_sublayer_outputs(tmp_path):
+    """Every step the view shows, at every position, is what the torch model computes in that module."""
+    from transformer_edu import greedy_decode, load_checkpoint
+    from transformer_edu.web_export import browser_asset
+
+    model, tokenizers, _ = load_checkpoint(JOURNEY_JS.parents[1] / "checkpoints" / "dates.pt")
+    model.eval()
+    text = "Wed 25 Nov 2026"
+    code = "\n".join((JOURNEY_JS / name).read_text(encoding="utf-8")
+                     for name in ("view_common.js", "engine.js", "view_live.js", "view_live_journey.js"))
+    script = code + f"""
+const model = Engine.loadModel({json.dumps(browser_asset(model, tokenizers, "dates"))});
+const run = journeyRun(model, sourceFor(model, {json.dumps(text)}));
+const out = {{}};
+for (const side of ["source", "target"]) {{
+  out[side] = {{ ids: run[side].ids, steps: run[side].steps.map((s) => ({{ name: s.name, kind: s.kind, key: s.key,
+    value: s.value.map((r) => Array.from(r)), weights: s.weights ? s.weights.map((h) => h.map((r) => Array.from(r)))
+      : null, stats: run[side].ids.map((_, p) => journeyStatsRows(model.config, s, p).map(([label, v, shown]) =>
+      [label, journeyStats(v), Boolean(shown)])),
+    add: s.kind === "norm" ? run[side].ids.map((_, p) => Array.from(journeyStatsRows(model.config, s, p)[2][1])) : null,
+  }})) }};
+}}
+out.output = run.output.ids;
+out.words = run.target.steps.map((s) => journeyWords(model, run, "target", s, 1));
+console.log(JSON.stringify(out));"""
+    got = _journey_run_node(script, tmp_path)
+
+    # the package, with a forward hook on every module the view names
+    seen = []
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: seen.append(
+        (name, (o[0] if isinstance(o, tuple) else o)[0].detach().double().numpy())))
+        for name, module in model.named_modules()
+        if name in ("src_embed", "src_position", "tgt_position", "output") or re.fullmatch(
+            r"(encoder|decoder)\.layers\.\d+\.(self_attn|cross_attn|feed_forward)(_norm)?|.*\.ff_norm", name)]
+    src = torch.tensor([tokenizers[0].encode(text)])
+    with torch.no_grad():
+        memory, enc_weights = model.encode(src, return_attention=True)
+        encoded, seen[:] = list(seen), []
+        expected_ids = greedy_decode(model, src)[0].tolist()
+        seen.clear()
+        tgt = torch.tensor([got["output"][:-1]])
+        _, dec_weights = model.decode(tgt, memory, return_attention=True)
+        decoded = [("tgt_embed" if name == "src_embed" else name, value) for name, value in seen]
+    for hook in hooks:
+        hook.remove()
+    assert got["output"] == expected_ids  # the view follows the package's greedy output
+    assert got["source"]["ids"] == src[0].tolist()
+
+    table = model.src_embed.table.weight.detach().double().numpy()
+    for side, trace, weights in (("source", encoded, enc_weights), ("target", decoded, dec_weights)):
+        steps = got[side]["steps"]
+        ids = got[side]["ids"]
+        assert steps[0]["kind"] == "id"
+        np.testing.assert_array_equal(np.array(steps[0]["value"]), table[ids])  # the stored rows, not scaled
+        assert [s["name"] for s in steps[1:]] == [name for name, _ in trace]
+        for step, (name, value) in zip(steps[1:], trace):
+            np.testing.assert_allclose(np.array(step["value"]), value, atol=2e-5, err_msg=name)
+            if step["kind"] == "attention":
+                layer = int(name.split(".")[2])
+                kind = {"source": "encoder_self"}.get(side, "cross" if "cross" in name else "decoder_self")
+                expected = getattr(weights, kind)[layer][0].double().numpy()  # (H, T, S)
+                np.testing.assert_allclose(np.array(step["weights"]), expected, atol=5e-6, err_msg=name)
+        # Add & Norm: the Add and the normalized vector; mean 0 and std sqrt(var / (var + eps)) before gamma, beta
+        for step in steps:
+            if step["kind"] != "norm":
+                continue
+            norm = model.get_submodule(step["name"])  # the LayerNorm of the Add the table shows gives the drawn vector
+            np.testing.assert_allclose(norm(torch.tensor(step["add"])).detach().numpy(), step["value"], atol=2e-5)
+            for rows in step["stats"]:
+                labels = [label for label, _, _ in rows]
+                assert labels[2].startswith("x + Sublayer(x)") and labels[3].startswith("normalized")
+                add, normalized, shown = rows[2][1], rows[3][1], rows[4][1]
+                assert rows[4][2] and not rows[3][2]  # the drawn vector is gamma * normalized + beta
+                assert abs(normalized["mean"]) < 1e-12
+                assert normalized["std"] == pytest.approx((add["variance"] / (add["variance"] + 1e-5)) ** 0.5)
+    shown_stds = [rows[4][1]["std"] for s in got["source"]["steps"] if s["kind"] == "norm" for rows in s["stats"]]
+    assert max(abs(std - 1) for std in shown_stds) > 0.01  # gamma and beta: the drawn vector's std is not 1
+    steps = got["target"]["steps"]
+    assert steps[-1]["kind"] == "output" and len(steps[-1]["value"][0]) == model.config.tgt_vocab_size
+    assert [s["key"] for s in got["source"]["steps"]][:4] == ["id", "embed", "position", "layers.0.self_attn"]
+    assert "\u221ad_model = \u221a64 = 8" in got["words"][1] and "positions 0 to 1 only" in got["words"][3]
