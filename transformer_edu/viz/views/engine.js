@@ -230,8 +230,8 @@ const Engine = (() => {
       x = block(model, `${prefix}.layers.${l}`, x, mask, memory, kinds, ctx);
     }
     if (model.config.final_norm) {
-      x = layerNorm(model.params, prefix + ".norm", x, model.config.layer_norm_eps);
-      ctx.trace(prefix + ".norm", x);
+      x = layerNorm(model.params, prefix + ".final_norm", x, model.config.layer_norm_eps);
+      ctx.trace(prefix + ".final_norm", x);
     }
     return x;
   }

@@ -44,7 +44,7 @@ function journeySteps(model, side, trace, ids, weights) {
       if (name === "output") {
         steps.push({ key: "output", kind: "output", name: name, short: "output", value: value });
         continue;
-      } else if (name.endsWith(".norm")) { // the stack's final LayerNorm (a later change), when the config has one
+      } else if (name.endsWith(".final_norm")) { // the stack's final LayerNorm (a later change), when the config has one
         steps.push({ key: "norm", kind: "final_norm", name: name, short: "final norm", value: value, residual: last });
       } else {
         const isEmbed = name.endsWith("_embed");

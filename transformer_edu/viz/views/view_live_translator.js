@@ -7,8 +7,8 @@ function describeStep(name) {
   if (!layer) {
     return { src_embed: "source embeddings x \u221ad_model", src_position: "+ positional encoding",
       tgt_embed: "target embeddings x \u221ad_model", tgt_position: "+ positional encoding",
-      output: "final linear: logits over the vocabulary", "encoder.norm": "final LayerNorm (a later change)",
-      "decoder.norm": "final LayerNorm (a later change)" }[name] || name;
+      output: "final linear: logits over the vocabulary", "encoder.final_norm": "final LayerNorm (a later change)",
+      "decoder.final_norm": "final LayerNorm (a later change)" }[name] || name;
   }
   const what = { self_attn: layer[1] === "encoder" ? "self-attention" : "masked self-attention",
     self_attn_norm: "Add & Norm", cross_attn: "encoder-decoder attention", cross_attn_norm: "Add & Norm",
