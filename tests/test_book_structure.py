@@ -74,3 +74,25 @@ def test_chapter_keeps_the_chapter_standard(path):
     assert re.search(r"admonition\}[^\n]*(confusion|mistake)", markdown, re.IGNORECASE), path.name
     if number != "01":
         assert "inspect.getsource(" in code or "literalinclude" in markdown, path.name
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_stored_views_carry_the_current_javascript(path):
+    """The book's pages run the JavaScript and CSS stored with each view when the chapter was executed (the
+    live views' copy of engine.js included): a chapter executed before a view's code changed would publish
+    the old code. Every stored transformer_edu view must carry its class's current _esm and _css."""
+    import importlib
+
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    state = notebook.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    stale = []
+    for model_id, widget in state.get("state", {}).items():
+        name = widget["state"].get("_anywidget_id", "")
+        if not name.startswith("transformer_edu."):
+            continue
+        module, cls = name.rsplit(".", 1)
+        view = getattr(importlib.import_module(module), cls)
+        if widget["state"].get("_esm") != view._esm or widget["state"].get("_css") != view._css:
+            stale.append(cls)
+    assert not stale, (f"{path.name} stores an older front-end of {sorted(set(stale))}: re-execute it with "
+                       f"`make execute NB=chapters/{path.name}`")

@@ -134,11 +134,22 @@ const Engine = (() => {
     return Float64Array.from(e, (x) => x / sum);
   }
 
-  function multiHeadAttention(p, name, query, source, mask, nHeads, ablated) {
+  function multiHeadAttention(p, name, query, source, mask, nHeads, ablated, cache) {
     // MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O, head_i = Attention(Q W^Q_i, K W^K_i, V W^V_i).
     // query (T, D), source (S, D) -> out (T, D), weights (H, T, S). `ablated`: head indices whose part of
-    // the Concat is set to 0 before W^O (ablation.py); they still compute their weights.
-    const q = linear(query, p, name + ".w_q"), k = linear(source, p, name + ".w_k"), v = linear(source, p, name + ".w_v");
+    // the Concat is set to 0 before W^O (ablation.py); they still compute their weights. With a `cache`
+    // (kv_cache.py), keys and values are kept between decoding steps, as MultiHeadAttention.forward_cached does.
+    const q = linear(query, p, name + ".w_q");
+    const kept = cache ? cache.kept[name] : undefined;
+    let k, v;
+    if (kept && kept.static) {
+      ({ k, v } = kept); // encoder-decoder attention: the memory's keys and values, projected at the first step
+    } else {
+      k = linear(source, p, name + ".w_k"); // (S_new, D)
+      v = linear(source, p, name + ".w_v");
+      if (cache && kept) { k = kept.k.concat(k); v = kept.v.concat(v); } // self-attention: append (new arrays)
+      if (cache) cache.kept[name] = { static: source !== query, k: k, v: v };
+    }
     const D = q[0].length, dK = D / nHeads;
     const concat = rows(query.length, D); // (T, H * d_k)
     const weights = [];
@@ -190,7 +201,7 @@ const Engine = (() => {
     };
     const attention = (kind, attn, source, m) => (h) => {
       const r = multiHeadAttention(p, name + "." + attn, h, source === null ? h : source, m, c.n_heads,
-        ctx.ablated(kind, ctx.layer));
+        ctx.ablated(kind, ctx.layer), ctx.cache);
       ctx.weights[kind].push(r.weights);
       ctx.trace(`${name}.${attn}`, r.out);
       return r.out;
@@ -217,7 +228,7 @@ const Engine = (() => {
       ablate.set(`${kind}/${layer}`, [...(ablate.get(`${kind}/${layer}`) || []), head]);
     }
     return {
-      weights: { encoder_self: [], decoder_self: [], cross: [] }, layer: 0,
+      weights: { encoder_self: [], decoder_self: [], cross: [] }, layer: 0, cache: options.cache,
       ablated: (kind, layer) => ablate.get(`${kind}/${layer}`) || [],
       trace: options.trace ? (name, value) => options.trace.push({ name: name, value: value }) : () => {},
     };
@@ -237,10 +248,10 @@ const Engine = (() => {
   }
 
   // ---- model.py: Transformer.encode and Transformer.decode --------------------------------------------------
-  function checkIds(model, ids, what, vocab) {
+  function checkIds(model, ids, what, vocab, start = 0) {
     if (!ids.length) throw new Error(`the ${what} is empty: it needs at least one token`);
-    if (ids.length > model.config.max_len) {
-      throw new Error(`the ${what} has ${ids.length} tokens; this model has positions for at most ${model.config.max_len}`);
+    if (start + ids.length > model.config.max_len) {
+      throw new Error(`the ${what} has ${start + ids.length} tokens; this model has positions for at most ${model.config.max_len}`);
     }
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`${what} id ${id} is outside 0..${vocab - 1}`);
@@ -260,18 +271,24 @@ const Engine = (() => {
     return { memory: memory, weights: ctx.weights };
   }
 
-  const causalMask = (t, s) => s <= t; // position t may attend to positions 0..t (masks.py)
+  // ---- kv_cache.py: the keys and values of earlier positions, kept between decoding steps -----------------
+  const newCache = () => ({ length: 0, kept: {} }); // kept: attention module name -> {static, k, v}
+  // A copy for another hypothesis (beam search): appending makes new arrays, so the two share what they hold.
+  const forkCache = (cache) => ({ length: cache.length, kept: Object.assign({}, cache.kept) });
 
   function decode(model, tgtIds, memory, options = {}) {
     // target ids (T,), memory (S, D) -> {logits (T, V), weights: {decoder_self: N x (H, T, T), cross: N x (H, T, S)}}
-    const c = model.config;
-    checkIds(model, tgtIds, "target", c.tgt_vocab_size);
+    // With options.cache (newCache()), tgtIds are only the new tokens, at the positions after the cached ones.
+    const c = model.config, start = options.cache ? options.cache.length : 0;
+    checkIds(model, tgtIds, "target", c.tgt_vocab_size, start);
     const ctx = context(options);
     let y = tokenEmbedding(model.params, "tgt_embed", tgtIds, c.d_model);
     ctx.trace("tgt_embed", y);
-    y = positionalEncoding(model, "tgt_position", y, 0);
+    y = positionalEncoding(model, "tgt_position", y, start);
     ctx.trace("tgt_position", y);
+    const causalMask = (t, s) => s <= start + t; // position t may attend to positions 0..t (masks.py)
     y = stack(model, "decoder", c.n_decoder_layers, y, causalMask, memory, ["decoder_self", "cross"], ctx);
+    if (options.cache) options.cache.length += tgtIds.length;
     const logits = linear(y, model.params, "output"); // (T, V): the pre-softmax linear layer
     ctx.trace("output", logits);
     return { logits: logits, weights: ctx.weights };
@@ -300,26 +317,33 @@ const Engine = (() => {
   }
 
   function nextLogits(model, prefix, memory, options) {
-    // logits for the token after `prefix` (V,), PAD and BOS set to -inf. The whole prefix runs again at every
-    // step (decoding.py's use_cache=False path: the same numbers as its key/value cache, more arithmetic).
-    const logits = decode(model, prefix, memory, options).logits;
-    const last = Float64Array.from(logits[logits.length - 1]);
-    for (const id of neverGenerated(model)) last[id] = -Infinity;
-    return last;
+    // logits for the token after `prefix` (V,), as decoding.py's next_logits: with options.cache only the
+    // newest token runs through the decoder; without, the whole prefix runs again (the same numbers)
+    const logits = decode(model, options.cache ? prefix.slice(-1) : prefix, memory, options).logits;
+    return Float64Array.from(logits[logits.length - 1]);
+  }
+
+  function withoutNever(model, logits) {
+    // PAD and BOS at -inf: no decoding method chooses them
+    const out = Float64Array.from(logits);
+    for (const id of neverGenerated(model)) out[id] = -Infinity;
+    return out;
   }
 
   const argmax = (xs) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0); // the first of equal maxima
 
   function generate(model, srcIds, choose, options) {
     // the loop greedy decoding and sampling share: encode once, then one token per step until EOS
-    const c = model.config, run = { ablate: options.ablate }; // no trace: it would repeat every step
+    const c = model.config, run = { ablate: options.ablate, cache: newCache() }; // no trace: it would repeat
     const maxLen = maxLength(model, srcIds, options);
     const memory = encode(model, srcIds, run).memory;
     const ids = [c.bos_id], steps = [];
     for (let t = 0; t < maxLen; t++) {
       const logits = nextLogits(model, ids, memory, run);
-      const token = choose(logits);
-      steps.push({ prefix: ids.slice(), probs: softmaxRow(logits), chosen: token });
+      const token = choose(withoutNever(model, logits));
+      // probs: the model's own (PAD and BOS shown as 0, not renormalized), as decode_step_by_step gives them
+      steps.push({ prefix: ids.slice(), probs: softmaxRow(logits).map((p, i) => (neverGenerated(model).includes(i) ? 0 : p)),
+        chosen: token });
       ids.push(token);
       if (token === c.eos_id) break;
     }
@@ -393,14 +417,15 @@ const Engine = (() => {
     const maxLen = maxLength(model, srcIds, options);
     const memory = encode(model, srcIds, run).memory;
     const never = neverGenerated(model);
-    let live = Array.from({ length: K }, (_, k) => ({ ids: [c.bos_id], score: k === 0 ? 0 : -Infinity }));
+    // each live hypothesis: its ids, log P, and its own key/value cache (forked from the one it extends)
+    let live = Array.from({ length: K }, (_, k) => ({ ids: [c.bos_id], score: k === 0 ? 0 : -Infinity, cache: newCache() }));
     let best = null, bestScore = -Infinity, done = false;
     const steps = [];
     for (let step = 1; step <= maxLen; step++) {
       const extended = []; // every (hypothesis, token) with its log P
       live.forEach((hyp, k) => {
         const logProbs = hyp.score === -Infinity ? null
-          : logSoftmax(decode(model, hyp.ids, memory, run).logits.at(-1));
+          : logSoftmax(nextLogits(model, hyp.ids, memory, { ablate: options.ablate, cache: hyp.cache }));
         for (let v = 0; v < c.tgt_vocab_size; v++) { // PAD and BOS masked after the softmax: scores stay log P
           const allowed = logProbs && !never.includes(v);
           extended.push({ k: k, token: v, score: allowed ? hyp.score + logProbs[v] : -Infinity });
@@ -414,8 +439,10 @@ const Engine = (() => {
         finished.push({ ids: [...live[e.k].ids, e.token], score: normalized });
         if (normalized > bestScore) { bestScore = normalized; best = finished.at(-1).ids; }
       }
-      live = top.map((e) => ({ ids: [...live[e.k].ids, e.token], score: e.token === c.eos_id ? -Infinity : e.score }));
-      steps.push({ live: live.filter((h) => h.score > -Infinity), finished: finished });
+      live = top.map((e) => ({ ids: [...live[e.k].ids, e.token], score: e.token === c.eos_id ? -Infinity : e.score,
+        cache: forkCache(live[e.k].cache) }));
+      steps.push({ live: live.filter((h) => h.score > -Infinity).map(({ ids, score }) => ({ ids, score })),
+        finished: finished });
       const bound = Math.max(...live.map((h) => h.score)) / lp(maxLen, alpha); // 3. the bound (see beam.py)
       done = bestScore >= bound;
       if (done) break;
@@ -433,6 +460,6 @@ const Engine = (() => {
   return {
     loadModel, tokenize, encodeText, decodeIds, tokenEmbedding, sinusoidalTable, positionalEncoding,
     scaledDotProductAttention, multiHeadAttention, positionwiseFeedForward, layerNorm, block, encode, decode,
-    defaultMaxLen, nextLogits, logSoftmax, greedyDecode, sample, randomGenerator, temperedProbabilities, beamSearch, lp,
+    defaultMaxLen, newCache, forkCache, nextLogits, logSoftmax, greedyDecode, sample, randomGenerator, temperedProbabilities, beamSearch, lp,
   };
 })();

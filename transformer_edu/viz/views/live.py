@@ -43,6 +43,8 @@ def check_live(asset: str, text: str) -> None:
 class LiveView(View):
     """Base of the live views: answers the page's request for the model asset (JupyterLab only)."""
 
+    _css = View._css + (Path(__file__).parent / "views_live.css").read_text(encoding="utf-8")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.on_msg(self._send_asset)
