@@ -48,13 +48,15 @@ def test_the_docstring_names_only_controls_that_exist():
     doc = views.__doc__
     controls = set(re.findall(r"data-te-control=([\w-]+)", doc))
     kinds = set(re.findall(r'data-te-view="([\w-]+)"', doc))
-    code = "".join(v._esm for v in VIEWS)
-    assert len(kinds) == 7 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
-                                            "temperature", "metric", "series", "log-scale", "layer"}
+    live = (views.LiveTranslator, views.TokenJourney, views.LiveDecoding, views.LiveAttention)
+    code = "".join(v._esm for v in (*VIEWS, *live))
+    assert len(kinds) == 11 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
+                                             "temperature", "metric", "series", "log-scale", "layer", "ablate",
+                                             "next", "beam-size", "seed"}
     for name in controls:
         assert f'"{name}"' in code, name
     for kind in kinds:
-        assert f'viewRoot(el, "{kind}"' in code, kind
+        assert f'viewRoot(el, "{kind}"' in code or f'liveFrame(el, widget, "{kind}"' in code, kind
 
 
 def test_attention_explorer_single_matrix():

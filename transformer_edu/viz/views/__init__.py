@@ -52,6 +52,26 @@ One scripted interaction per view, and what changes (for the browser tests):
   input[data-te-control=layer]: set value to "3", dispatch "input"; line[data-te-role=guide] moves and
   p.te-readout gives every ticked series' value at that layer (hovering over the chart does the same).
 
+Live views (live.py): the trained model itself runs in the page (engine.js, a JavaScript copy of the package
+checked against torch by tests/test_engine_browser.py), so the reader can type. Their data holds only
+settings; the model comes from book/_static/live/<name>.js in the book and from the kernel in JupyterLab. Each
+has the text box input[data-te-control=text] (set its value, dispatch "input": everything redraws, or
+[data-te-role=message] says what is wrong with the text) and:
+
+- LiveTranslator, data-te-view="live-translator": [data-te-role=output] is the greedy output and
+  table[data-te-role=shapes] lists every tensor with its shape.
+- TokenJourney, data-te-view="token-journey": button[data-te-control=next] (click; also the Right arrow key
+  in the view) moves [data-te-role=step-name] to the next sub-layer; select[data-te-control=side] and
+  select[data-te-control=position] (dispatch "change") and input[data-te-control=step] choose what to follow.
+- LiveDecoding, data-te-view="live-decoding": [data-te-role=output-greedy], output-sample and output-beam;
+  input[data-te-control=temperature] and input[data-te-control=seed] change output-sample;
+  select[data-te-control=beam-size] changes table[data-te-role=beam]; input[data-te-control=step] (dispatch
+  "input") moves the chosen rect[data-te-role=bar].
+- LiveAttention, data-te-view="live-attention": input[data-te-control=ablate] (one checkbox per head, with
+  data-te-kind, data-te-layer and data-te-head; click it) switches that head off: [data-te-role=output-ablated]
+  and table[data-te-role=probabilities] show the output without it; select[data-te-control=kind], layer and
+  head choose the heatmap.
+
 Size: the data is about 6-8 bytes per number once rounded; each view also carries its JavaScript and CSS
 (measured: 18-23 KB per view, 30 KB for LayerStatisticsExplorer; `view.data_size` gives the data's bytes).
 Guidance per view is in its docstring; inputs beyond a view's `max_numbers` raise ValueError instead of
@@ -64,11 +84,11 @@ from .base import rounded, significant
 from .distribution import DistributionExplorer
 from .embedding import EmbeddingExplorer, nearest_neighbours
 from .layer_statistics import SERIES_LIMIT, LayerStatisticsExplorer
-from .live import LiveAttention, LiveTranslator, TokenJourney, ablation_measurements
+from .live import LiveAttention, LiveDecoding, LiveTranslator, TokenJourney, ablation_measurements
 from .positional import PositionalEncodingExplorer
 from .tokens import STATIC_TOKENS_NOTE, TokenExplorer, token_pairs
 
 __all__ = ["SERIES_LIMIT", "STATIC_TOKENS_NOTE", "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer",
-           "LayerStatisticsExplorer", "LiveAttention", "LiveTranslator", "MaskedAttentionExplorer",
+           "LayerStatisticsExplorer", "LiveAttention", "LiveDecoding", "LiveTranslator", "MaskedAttentionExplorer",
            "PositionalEncodingExplorer", "TokenExplorer", "TokenJourney", "ablation_measurements", "nearest_neighbours", "rounded",
            "significant", "token_pairs"]
