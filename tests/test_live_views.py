@@ -162,3 +162,151 @@ console.log(JSON.stringify(out));"""
     assert steps[-1]["kind"] == "output" and len(steps[-1]["value"][0]) == model.config.tgt_vocab_size
     assert [s["key"] for s in got["source"]["steps"]][:4] == ["id", "embed", "position", "layers.0.self_attn"]
     assert "\u221ad_model = \u221a64 = 8" in got["words"][1] and "positions 0 to 1 only" in got["words"][3]
+
+
+# ---- LiveDecoding (view_live_decoding.js): greedy decoding, sampling and beam search, step by step -----------
+
+DECODING_JS = Path(__file__).resolve().parents[1] / "transformer_edu" / "viz" / "views"
+DECODING_DEFAULTS = {"asset": "dates", "text": "Wed 25 Nov 2026", "title": None, "max_chars": 200, "label": "Source:",
+                     "temperature": 1.0, "top_k": None, "seed": 0, "beam_size": 4, "length_penalty": 0.6}
+
+
+def test_live_decoding_construction_and_defaults():
+    from transformer_edu.viz.views.live import LiveDecoding, LiveView
+
+    view = LiveDecoding()
+    assert isinstance(view, LiveView)
+    assert view.data == DECODING_DEFAULTS
+    code = view._esm
+    assert code.rstrip().endswith("export default { render };")
+    assert code.count("const Engine = ") == 1 and code.count("function liveFrame(") == 1
+    assert 'liveFrame(el, widget, "live-decoding"' in code
+    own = (DECODING_JS / "view_live_decoding.js").read_text(encoding="utf-8")
+    assert "http" not in own and "import" not in own
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in code, sink
+    for hook in ('"temperature"', '"top-k"', '"seed"', '"beam-size"', '"step"', '"beam-step"', '"run-beam"',
+                 '"data-te-role": "bar"', '"data-te-role": "beam"', "`output-${role}`", '"beam-score"'):
+        assert hook in own, hook
+
+
+def test_live_decoding_data_keeps_every_setting():
+    from transformer_edu.viz.views.live import LiveDecoding
+
+    xss = "<img src=x onerror=alert(1)>"
+    view = LiveDecoding(xss, asset="dates_blind_spot", temperature=2, top_k=55, seed=2 ** 32 - 1, beam_size=8,
+                        length_penalty=0, title="Three ways to decode")
+    assert view.data == {**DECODING_DEFAULTS, "asset": "dates_blind_spot", "text": xss, "temperature": 2.0,
+                         "top_k": 55, "seed": 2 ** 32 - 1, "beam_size": 8, "length_penalty": 0.0,
+                         "title": "Three ways to decode"}
+    assert isinstance(view.data["temperature"], float) and isinstance(view.data["length_penalty"], float)
+    assert json.loads(json.dumps(view.data)) == view.data  # plain JSON for the widget state
+    view.update("", temperature=0.05, top_k=1, beam_size=1)  # an empty box is allowed: the page says what to type
+    assert view.data == {**DECODING_DEFAULTS, "text": "", "temperature": 0.05, "top_k": 1, "beam_size": 1}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"asset": "nope"}, r"asset must name a checkpoint in checkpoints/, one of \['dates'"),
+    ({"text": 3}, r"text must be a str, got int"),
+    ({"text": "x" * 201}, r"text must have at most 200 characters"),
+    ({"temperature": 0}, r"temperature must be a finite number > 0, got 0"),
+    ({"temperature": -1.0}, r"temperature must be a finite number > 0, got -1.0"),
+    ({"temperature": float("nan")}, r"temperature must be a finite number > 0, got nan"),
+    ({"temperature": float("inf")}, r"temperature must be a finite number > 0, got inf"),
+    ({"temperature": "1"}, r"temperature must be a finite number > 0, got '1'"),
+    ({"temperature": True}, r"temperature must be a finite number > 0, got True"),
+    ({"top_k": 0}, r"top_k must be an int in \[1, 55\] \(None keeps the whole vocabulary\), got 0"),
+    ({"top_k": 56}, r"top_k must be an int in \[1, 55\]"),
+    ({"top_k": 2.0}, r"top_k must be an int in \[1, 55\].*got 2.0"),
+    ({"top_k": True}, r"top_k must be an int in \[1, 55\].*got True"),
+    ({"seed": -1}, r"seed must be an int in \[0, 4294967295\] \(the page's generator takes 32-bit seeds\)"),
+    ({"seed": 2 ** 32}, r"seed must be an int in \[0, 4294967295\]"),
+    ({"seed": 1.5}, r"seed must be an int in \[0, 4294967295\].*got 1.5"),
+    ({"seed": None}, r"seed must be an int in \[0, 4294967295\].*got None"),
+    ({"beam_size": 0}, r"beam_size must be an int in \[1, 8\] \(the view's menu offers 1 to 8\), got 0"),
+    ({"beam_size": 9}, r"beam_size must be an int in \[1, 8\]"),
+    ({"beam_size": "4"}, r"beam_size must be an int in \[1, 8\].*got '4'"),
+    ({"length_penalty": -0.1}, r"length_penalty \(alpha; the paper uses 0.6\) must be a finite number >= 0, got -0.1"),
+    ({"length_penalty": float("nan")}, r"length_penalty \(alpha; the paper uses 0.6\) must be a finite number >= 0"),
+    ({"length_penalty": None}, r"length_penalty .* must be a finite number >= 0, got None"),
+    ({"title": 5}, r"title must be a str, got int"),
+])
+def test_live_decoding_rejects_every_bad_argument(kwargs, message):
+    from transformer_edu.viz.views.live import LiveDecoding
+
+    with pytest.raises(ValueError, match=message):
+        LiveDecoding(**kwargs)
+    view = LiveDecoding()
+    with pytest.raises(ValueError, match=message):  # update checks the same way and keeps the old data
+        view.update(**kwargs)
+    assert view.data == DECODING_DEFAULTS
+
+
+def test_live_decoding_repr_is_stable():
+    from transformer_edu.viz.views.live import LiveDecoding
+
+    expected = ("LiveDecoding(asset='dates', text='Wed 25 Nov 2026', temperature=1.0, top_k=None, seed=0, "
+                "beam_size=4, length_penalty=0.6)")
+    assert repr(LiveDecoding()) == repr(LiveDecoding()) == expected
+    view = LiveDecoding("12/05/2031", temperature=0.5, top_k=3, seed=7, beam_size=2, title="not in the text form")
+    assert repr(view) == ("LiveDecoding(asset='dates', text='12/05/2031', temperature=0.5, top_k=3, seed=7, "
+                          "beam_size=2, length_penalty=0.6)")
+    assert "0x" not in repr(view) and "\n" not in repr(view)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the views' JavaScript")
+def test_live_decoding_numbers_are_the_package_decoding(tmp_path):
+    """What the view shows equals Python: its step-by-step greedy loop (greedy_decode, decode_step_by_step's
+    top tokens and probabilities), its sampling loop (the engine's Engine.sample, draw for draw) and beam search."""
+    from transformer_edu import load_checkpoint
+    from transformer_edu.beam import beam_search, lp
+    from transformer_edu.decoding import decode_step_by_step, greedy_decode
+    from transformer_edu.web_export import browser_asset
+
+    model, tokenizers, _ = load_checkpoint(DECODING_JS.parents[1] / "checkpoints" / "dates.pt")
+    texts = ["Wed 25 Nov 2026", "12/05/2031", "<img src=x onerror=alert(1)>"]
+    code = "\n".join((DECODING_JS / name).read_text(encoding="utf-8")
+                     for name in ("view_common.js", "engine.js", "view_live.js", "view_live_decoding.js"))
+    script = code + f"""
+const model = Engine.loadModel({json.dumps(browser_asset(model, tokenizers, "dates"))});
+const out = [];
+for (const text of {json.dumps(texts)}) {{
+  const ids = sourceFor(model, text).ids;
+  const greedy = await generateInSlices(model, ids, mostProbable, {{ cancelled: false }});
+  const s = scored(model, greedy.memory, greedy.ids);
+  const top = s.logProbs.map((row) => {{
+    const p = Array.from(row, Math.exp);
+    return [...p.keys()].filter((i) => i > 1).sort((a, b) => p[b] - p[a] || a - b).slice(0, 5).map((i) => [i, p[i]]);
+  }});
+  let samplesAgree = true;
+  for (const [temperature, topK, seed] of [[1, null, 0], [5, null, 3], [0.3, 3, 7], [2, 10, 4294967295]]) {{
+    const mine = await generateInSlices(model, ids, sampler(temperature, topK, seed), {{ cancelled: false }});
+    const engine = Engine.sample(model, ids, {{ temperature: temperature, topK: topK || undefined, seed: seed }});
+    samplesAgree = samplesAgree && mine.ids.join() === engine.ids.join();
+  }}
+  const beams = [1, 4, 8].map((K) => Engine.beamSearch(model, ids, {{ beamSize: K }}));
+  out.push({{ ids: ids, greedy: greedy.ids, logP: s.logP, top: top, samplesAgree: samplesAgree,
+    beams: beams.map((b) => [b.ids, b.score]) }});
+}}
+console.log(JSON.stringify(out));"""
+    path = tmp_path / "decoding.mjs"
+    path.write_text(script, encoding="utf-8")
+    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for text, got in zip(texts, json.loads(result.stdout)):
+        src = torch.tensor([got["ids"]])
+        assert got["ids"] == tokenizers[0].encode(text)
+        assert got["greedy"] == greedy_decode(model, src)[0].tolist(), text
+        steps = decode_step_by_step(model, src, top=5)
+        assert len(steps) == len(got["top"])
+        for step, top in zip(steps, got["top"]):  # the model's own probabilities, PAD and BOS left out
+            assert [i for i, _ in top] == step.top_ids
+            np.testing.assert_allclose([p for _, p in top], step.top_probs, atol=1e-5)
+        assert got["samplesAgree"], text
+        for (ids, score), beam_size in zip(got["beams"], (1, 4, 8)):
+            expected, expected_score = beam_search(model, src, beam_size=beam_size, return_scores=True)
+            assert ids == expected[0].tolist(), (text, beam_size)
+            assert score == pytest.approx(float(expected_score[0]), abs=1e-5)
+        width_one = got["beams"][0]
+        if width_one[0] == got["greedy"]:  # beam width 1 is greedy decoding: the same log P, to the last bit
+            assert got["logP"] / lp(len(got["greedy"]) - 1, 0.6) == pytest.approx(width_one[1], abs=1e-12)

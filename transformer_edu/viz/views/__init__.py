@@ -90,5 +90,5 @@ from .tokens import STATIC_TOKENS_NOTE, TokenExplorer, token_pairs
 
 __all__ = ["SERIES_LIMIT", "STATIC_TOKENS_NOTE", "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer",
            "LayerStatisticsExplorer", "LiveAttention", "LiveDecoding", "LiveTranslator", "MaskedAttentionExplorer",
-           "PositionalEncodingExplorer", "TokenExplorer", "TokenJourney", "ablation_measurements", "nearest_neighbours", "rounded",
-           "significant", "token_pairs"]
+           "PositionalEncodingExplorer", "TokenExplorer", "TokenJourney", "ablation_measurements",
+           "nearest_neighbours", "rounded", "significant", "token_pairs"]
