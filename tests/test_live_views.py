@@ -185,9 +185,16 @@ def test_live_decoding_construction_and_defaults():
     assert "http" not in own and "import" not in own
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in code, sink
-    for hook in ('"temperature"', '"top-k"', '"seed"', '"beam-size"', '"step"', '"beam-step"', '"run-beam"',
-                 '"data-te-role": "bar"', '"data-te-role": "beam"', "`output-${role}`", '"beam-score"'):
+    for hook in ('"temperature"', '"top-k"', '"seed"', '"beam-size"', '"step"', '"beam-step"',
+                 '"data-te-role": "bar"', '"data-te-chosen"', '"data-te-role": "beam"', '"live"',
+                 '"data-te-role": "beam-stop"', "`output-${role}`", '"beam-score"'):
         assert hook in own, hook
+    # the engine decodes, synchronously: no copy of its loop or sampler, no time slices, no busy state
+    for gone in ("nextLogits", "randomGenerator", "temperedProbabilities", "MessageChannel", "requestAnimationFrame",
+                 "setTimeout", "teState", "run-beam"):
+        assert gone not in own, gone
+    for call in ("Engine.greedyDecode(", "Engine.sample(", "Engine.beamSearch("):
+        assert call in own, call
 
 
 def test_live_decoding_data_keeps_every_setting():
@@ -256,15 +263,18 @@ def test_live_decoding_repr_is_stable():
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the views' JavaScript")
 def test_live_decoding_numbers_are_the_package_decoding(tmp_path):
-    """What the view shows equals Python: its step-by-step greedy loop (greedy_decode, decode_step_by_step's
-    top tokens and probabilities), its sampling loop (the engine's Engine.sample, draw for draw) and beam search."""
+    """What the view shows equals Python: greedy decoding's output, its step-by-step top tokens and probabilities
+    (decode_step_by_step), the log P of the greedy and sampled outputs (the model's own, from the steps the
+    engine returns) and beam search's output and score."""
     from transformer_edu import load_checkpoint
     from transformer_edu.beam import beam_search, lp
     from transformer_edu.decoding import decode_step_by_step, greedy_decode
     from transformer_edu.web_export import browser_asset
 
     model, tokenizers, _ = load_checkpoint(DECODING_JS.parents[1] / "checkpoints" / "dates.pt")
+    model.eval()
     texts = ["Wed 25 Nov 2026", "12/05/2031", "<img src=x onerror=alert(1)>"]
+    settings = [[1, None, 0], [5, None, 3], [0.3, 3, 7], [2, 10, 4294967295]]  # temperature, top_k, seed
     code = "\n".join((DECODING_JS / name).read_text(encoding="utf-8")
                      for name in ("view_common.js", "engine.js", "view_live.js", "view_live_decoding.js"))
     script = code + f"""
@@ -272,20 +282,15 @@ const model = Engine.loadModel({json.dumps(browser_asset(model, tokenizers, "dat
 const out = [];
 for (const text of {json.dumps(texts)}) {{
   const ids = sourceFor(model, text).ids;
-  const greedy = await generateInSlices(model, ids, mostProbable, {{ cancelled: false }});
-  const s = scored(model, greedy.memory, greedy.ids);
-  const top = s.logProbs.map((row) => {{
-    const p = Array.from(row, Math.exp);
-    return [...p.keys()].filter((i) => i > 1).sort((a, b) => p[b] - p[a] || a - b).slice(0, 5).map((i) => [i, p[i]]);
+  const greedy = Engine.greedyDecode(model, ids);
+  const top = greedy.steps.map(({{ probs }}) =>  // as the view's bars: PAD and BOS left out, ties by id
+    [...probs.keys()].filter((i) => i > 1).sort((a, b) => probs[b] - probs[a] || a - b).slice(0, 5).map((i) => [i, probs[i]]));
+  const samples = {json.dumps(settings)}.map(([temperature, topK, seed]) => {{
+    const s = Engine.sample(model, ids, {{ temperature: temperature, topK: topK || undefined, seed: seed }});
+    return [s.ids, logP(s)];
   }});
-  let samplesAgree = true;
-  for (const [temperature, topK, seed] of [[1, null, 0], [5, null, 3], [0.3, 3, 7], [2, 10, 4294967295]]) {{
-    const mine = await generateInSlices(model, ids, sampler(temperature, topK, seed), {{ cancelled: false }});
-    const engine = Engine.sample(model, ids, {{ temperature: temperature, topK: topK || undefined, seed: seed }});
-    samplesAgree = samplesAgree && mine.ids.join() === engine.ids.join();
-  }}
   const beams = [1, 4, 8].map((K) => Engine.beamSearch(model, ids, {{ beamSize: K }}));
-  out.push({{ ids: ids, greedy: greedy.ids, logP: s.logP, top: top, samplesAgree: samplesAgree,
+  out.push({{ ids: ids, greedy: greedy.ids, logP: logP(greedy), top: top, samples: samples,
     beams: beams.map((b) => [b.ids, b.score]) }});
 }}
 console.log(JSON.stringify(out));"""
@@ -293,6 +298,12 @@ console.log(JSON.stringify(out));"""
     path.write_text(script, encoding="utf-8")
     result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+    def model_log_p(src, ids):  # the model's own log P of ids (BOS first) at temperature 1, one decoder run
+        with torch.no_grad():
+            logits = model(src, torch.tensor([ids[:-1]]))[0].double()
+        return float(torch.log_softmax(logits, -1).gather(1, torch.tensor(ids[1:])[:, None]).sum())
+
     for text, got in zip(texts, json.loads(result.stdout)):
         src = torch.tensor([got["ids"]])
         assert got["ids"] == tokenizers[0].encode(text)
@@ -302,11 +313,15 @@ console.log(JSON.stringify(out));"""
         for step, top in zip(steps, got["top"]):  # the model's own probabilities, PAD and BOS left out
             assert [i for i, _ in top] == step.top_ids
             np.testing.assert_allclose([p for _, p in top], step.top_probs, atol=1e-5)
-        assert got["samplesAgree"], text
+        assert got["logP"] == pytest.approx(sum(np.log(step.top_probs[0]) for step in steps), abs=1e-4)
+        assert got["logP"] == pytest.approx(model_log_p(src, got["greedy"]), abs=1e-4)
+        for (ids, log_p), setting in zip(got["samples"], settings):  # log P at temperature 1, whatever was drawn
+            assert ids[0] == 1 and len(ids) > 1, (text, setting)
+            assert log_p == pytest.approx(model_log_p(src, ids), abs=1e-4), (text, setting)
         for (ids, score), beam_size in zip(got["beams"], (1, 4, 8)):
             expected, expected_score = beam_search(model, src, beam_size=beam_size, return_scores=True)
             assert ids == expected[0].tolist(), (text, beam_size)
             assert score == pytest.approx(float(expected_score[0]), abs=1e-5)
         width_one = got["beams"][0]
-        if width_one[0] == got["greedy"]:  # beam width 1 is greedy decoding: the same log P, to the last bit
+        if width_one[0] == got["greedy"]:  # beam width 1 is greedy decoding: the same log P / lp shown
             assert got["logP"] / lp(len(got["greedy"]) - 1, 0.6) == pytest.approx(width_one[1], abs=1e-12)

@@ -28,35 +28,72 @@ from .checks import check_model, check_text, check_tokenizer_pair
 FORMAT, VERSION = "transformer_edu.web", 1
 _WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.isspace()
 _CLASSES = {"d": r"\p{Nd}", "s": _WHITESPACE, "w": r"\p{L}\p{N}_"}  # Python's Unicode \d, \s, \w for str
+_SYNTAX = set("^$\\.*+?()[]{}|/")  # the characters JavaScript's flag u lets a backslash escape
 
 
 def js_pattern(pattern: str) -> str:
     r"""A Python regular expression as a JavaScript one (flag "u") that cuts text into the same pieces.
 
-    Python's \d, \s and \w are Unicode classes (any decimal digit, str.isspace(), letters digits and _),
-    JavaScript's \d and \w are ASCII only and its \s differs (it has U+FEFF, lacks U+001C-U+001F and U+0085),
-    so each is written out. Other escapes that mean something else in one of the two languages are refused.
+    Where the two languages read the same text differently, the translation writes out what Python means:
+    - \d, \s and \w are Unicode classes in Python (any decimal digit, str.isspace(), letters digits and _);
+      JavaScript's \d and \w are ASCII only and its \s differs (it has U+FEFF, lacks U+001C-U+001F, U+0085);
+    - "." stops only at "
+" in Python, also at "
+", U+2028 and U+2029 in JavaScript: it becomes [^
+];
+    - "$" also matches before a final "
+" in Python: it becomes (?=
+?$);
+    - an escaped punctuation mark, a "]" first in a class, a "{" that is no quantifier are literals in
+      Python, errors under JavaScript's flag u: each is written as a literal JavaScript accepts.
+    Other letter escapes and (?...) groups are refused with a ValueError.
     """
     check_text(pattern, "pattern")
-    out, in_class, i = [], False, 0
+    out, in_class, class_start, i = [], False, -1, 0
     while i < len(pattern):
         char = pattern[i]
         if char == "\\" and i + 1 < len(pattern):
             escape = pattern[i + 1]
             if escape in _CLASSES:
                 out.append(_CLASSES[escape] if in_class else f"[{_CLASSES[escape]}]")
-            elif escape.isalpha() or escape.isdigit():
+            elif escape.isalnum():
                 raise ValueError(f"js_pattern translates the escapes \\d, \\s and \\w, got \\{escape} in {pattern!r}")
+            elif escape in _SYNTAX or (in_class and escape == "-"):
+                out.append("\\" + escape)
             else:
-                out.append(pattern[i:i + 2])  # an escaped punctuation mark means itself in both
+                out.append(escape)  # JavaScript's flag u refuses an escaped "," and the like: the mark itself
             i += 2
             continue
-        if char == "(" and pattern[i + 1:i + 2] == "?":
+        if in_class:
+            first = i == class_start  # "]" first in a class (after "[" or "[^") is a literal in Python
+            out.append("\\]" if char == "]" and first else "\\[" if char == "[" else char)
+            in_class = char != "]" or first
+        elif char == "(" and pattern[i + 1:i + 2] == "?":
             raise ValueError(f"js_pattern does not translate groups with (? ... ), got {pattern!r}")
-        in_class = (in_class or char == "[") and not (in_class and char == "]")
-        out.append(char)
+        elif char in "{}":
+            quantifier = re.match(r"\{(\d*)(,?)(\d*)\}", pattern[i:]) if char == "{" else None
+            if quantifier and (quantifier[1] or quantifier[3]):  # {m}, {m,}, {,n}, {m,n}; JavaScript lacks {,n}
+                out.append("{" + (quantifier[1] or "0") + quantifier[2] + quantifier[3] + "}")
+                i += len(quantifier[0])
+                continue
+            out.append("\\" + char)  # a literal brace in Python
+        else:
+            in_class, class_start = char == "[", i + 1 + (pattern[i + 1:i + 2] == "^")
+            out.append({".": r"[^\n]", "$": r"(?=\n?$)"}.get(char, char))
         i += 1
     return "".join(out)
+
+
+def tokenizer_data(tokenizer) -> dict:
+    """What the engine needs of a tokenizer: to_dict(), and for a word tokenizer its pattern in JavaScript and
+    the test WordTokenizer._join applies before gluing a piece with the separator (a single punctuation mark)."""
+    data = tokenizer.to_dict()
+    if data["type"] not in ("char", "word"):
+        raise ValueError(f"the browser engine reads char and word tokenizers, got a {data['type']!r} tokenizer")
+    if data["type"] == "word":
+        data["js_pattern"] = js_pattern(data["pattern"])
+        data["js_punctuation"] = js_pattern(r"[^\w\s]")
+    return data
 
 
 def browser_asset(model, tokenizers, name: str) -> dict:
@@ -75,14 +112,7 @@ def browser_asset(model, tokenizers, name: str) -> dict:
         seen[pointer] = key
         tensors.append([key, list(tensor.shape)])
         chunks.append(tensor.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4").tobytes())
-    coders = {}
-    for side, tokenizer in zip(("src", "tgt"), tokenizers):
-        data = tokenizer.to_dict()
-        if data["type"] not in ("char", "word"):
-            raise ValueError(f"the browser engine reads char and word tokenizers, got a {data['type']!r} tokenizer")
-        if data["type"] == "word":
-            data["js_pattern"] = js_pattern(data["pattern"])
-        coders[side] = data
+    coders = {side: tokenizer_data(tokenizer) for side, tokenizer in zip(("src", "tgt"), tokenizers)}
     return {"format": FORMAT, "version": VERSION, "name": name, "model": type(model).__name__,
             "config": model.config.to_dict(), "tokenizers": coders, "tensors": tensors, "aliases": aliases,
             "weights": base64.b64encode(b"".join(chunks)).decode("ascii")}

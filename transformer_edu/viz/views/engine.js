@@ -53,7 +53,8 @@ const Engine = (() => {
     // Tokenizer.decode with skip_special=True: drop <pad>, <bos>, <eos>; join as the tokenizer does
     const pieces = ids.filter((i) => i > 2).map((i) => tokenizer.vocab[i]);
     if (tokenizer.type === "char" || tokenizer.separator === "") return pieces.join("");
-    return pieces.map((p, i) => (i && !/^[^\p{L}\p{N}_\s]$/u.test(p) ? tokenizer.separator : "") + p).join("");
+    const mark = new RegExp(`^(?:${tokenizer.js_punctuation})$`, "u"); // no separator before a punctuation mark
+    return pieces.map((p, i) => (i && !mark.test(p) ? tokenizer.separator : "") + p).join("");
   }
 
   // ---- small helpers: rows of numbers ---------------------------------------------------------------------
