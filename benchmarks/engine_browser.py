@@ -8,7 +8,7 @@ and engine.js with classic <script> tags, then Engine.loadModel(window.TE_MODELS
     median over fresh pages, each in a new browser context;
   - per date, after a warm-up: Engine.greedyDecode and Engine.beamSearch with beam size 4 (the paper's
     settings: length penalty 0.6, at most source length + 50 tokens), median and 95th percentile. The engine
-    runs one sentence at a time and recomputes the whole prefix at every step (no key/value cache).
+    runs one sentence at a time, with a key/value cache as chapter 12's (each hypothesis of the beam its own).
   - for comparison, torch's greedy_decode on the same dates one at a time (batch 1, key/value cache, one
     thread: the engine has one too).
 Dates are fresh: make_dataset's held-out set for a seed other than the checkpoint's (0).

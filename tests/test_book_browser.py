@@ -210,6 +210,8 @@ CHECK_RENDERED_JS = """() => {
   });
   document.querySelectorAll('[data-te-view]').forEach((el, i) => {
     if (!big(el) || !drawn(el)) problems.push('view ' + el.dataset.teView + ' #' + i + ' is empty');
+    const message = el.querySelector('[data-te-role=message]');  // a live view whose model did not load
+    if (message && message.textContent.includes('could not be loaded')) problems.push(message.textContent);
     el.querySelectorAll('svg').forEach(svg => {
       if (svg.childElementCount === 0 && big(svg)) problems.push('view ' + el.dataset.teView + ' has an empty svg');
     });

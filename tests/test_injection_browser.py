@@ -86,7 +86,8 @@ def _notebook() -> nbformat.NotebookNode:
         from transformer_edu.viz import plots
         from transformer_edu.viz.bertviz_views import head_view
         from transformer_edu.viz.views import (AttentionExplorer, DistributionExplorer, EmbeddingExplorer,
-                                               LayerStatisticsExplorer, MaskedAttentionExplorer, TokenExplorer)
+                                               LayerStatisticsExplorer, LiveAttention, LiveDecoding, LiveTranslator,
+                                               MaskedAttentionExplorer, TokenExplorer, TokenJourney)
         from transformer_edu.viz.widgets import live_attention, live_tokenizer
 
         HOSTILE = {HOSTILE!r}
@@ -112,6 +113,13 @@ def _notebook() -> nbformat.NotebookNode:
                                 x_label=HOSTILE[10], title=HOSTILE[11], note=HOSTILE[12])
         """,
         "head_view([weights[None]], HOSTILE)",
+        # the live views run the date model in the page on the hostile text, and show the title and measured_on
+        """
+        LiveAttention(HOSTILE[0], title=HOSTILE[1], measured_on=HOSTILE[2], measured=[{"heads": [], "exact_match": 1}])
+        """,
+        "LiveTranslator(HOSTILE[3], title=HOSTILE[4])",
+        "LiveDecoding(HOSTILE[5], title=HOSTILE[6])",
+        "TokenJourney(HOSTILE[7], title=HOSTILE[8])",
         """
         live_tokenizer({HOSTILE[13]: lambda text: [(p, i) for i, p in enumerate(text.split("|"))]}, "|".join(HOSTILE))
         """,
@@ -211,6 +219,7 @@ SHOWN_JS = """() => {
   return {
     te: [...document.querySelectorAll('[data-te-view]')].map(el => ({kind: el.dataset.teView, text: text(el),
       live: el.closest('.te-live') !== null,
+      typed: el.querySelector('input[data-te-control=text]') && el.querySelector('input[data-te-control=text]').value,
       chips: [...el.querySelectorAll('[data-te-role=chip] .te-piece')].map(text),
       title: el.querySelector('.te-title') && text(el.querySelector('.te-title')),
       note: el.querySelector('.te-note') && text(el.querySelector('.te-note'))})),
@@ -247,8 +256,13 @@ def test_hostile_labels_are_text_in_every_view(browser, server):
         shown = page.evaluate(SHOWN_JS)
         kinds = sorted(v["kind"] for v in shown["te"])
         assert kinds == sorted(["tokens", "attention", "masked-attention", "embedding", "distribution",
-                                "layer-statistics", "tokens"]), f"views rendered: {kinds}"
-        uses = {"layer-statistics": HOSTILE[:13]}  # the series (8), metric and axis names, title and note
+                                "layer-statistics", "tokens", "live-attention", "live-translator", "live-decoding",
+                                "token-journey"]), f"views rendered: {kinds}"
+        uses = {"layer-statistics": HOSTILE[:13],  # the series (8), metric and axis names, title and note
+                "live-attention": HOSTILE[1:3], "live-translator": [HOSTILE[4]], "live-decoding": [HOSTILE[6]],
+                "token-journey": [HOSTILE[8]]}  # the title (and what the numbers were measured on)
+        typed_in_page = [v["typed"] for v in shown["te"] if v["kind"].startswith(("live-", "token-journey"))]
+        assert typed_in_page == [HOSTILE[0], HOSTILE[3], HOSTILE[5], HOSTILE[7]], typed_in_page
         for view in shown["te"]:
             if view["live"]:
                 continue

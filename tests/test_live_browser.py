@@ -175,3 +175,48 @@ def test_only_pages_with_a_live_view_load_the_model_once(browser, servers, page_
         log.assert_clean()
     finally:
         context.close()
+
+
+def test_decoding_view_decodes_as_python_and_samples_reproducibly(browser, servers, dates_model):  # noqa: F811
+    page, context, log = _open(browser, servers["root"].base + _chapter("12_decoding.html"))
+    try:
+        view = page.locator("[data-te-view=live-decoding]").first
+        view.scroll_into_view_if_needed()
+        for text in DATES:
+            _type(view, text)
+            assert _text(view, "output-greedy") == _python(dates_model, text), text
+            assert _text(view, "output-beam") == _python(dates_model, text, "beam"), text
+        sampled = _text(view, "output-sample")
+        seed = view.locator("input[data-te-control=seed]")
+        seed.fill("5")
+        seed.fill("0")
+        assert _text(view, "output-sample") == sampled, "the same seed gave another sample"
+        view.locator("select[data-te-control=beam-size]").select_option("2")
+        view.locator("input[data-te-control=beam-step]").fill("0")  # the first step: two live hypotheses
+        view.locator("input[data-te-control=beam-step]").dispatch_event("input")
+        assert view.locator("table[data-te-role=beam] tr[data-te-role=live]").count() == 2
+        log.assert_clean()
+    finally:
+        context.close()
+
+
+def test_translator_shapes_and_the_journey_keys(browser, servers, dates_model):  # noqa: F811
+    page, context, log = _open(browser, servers["root"].base + _chapter("10_transformer.html"))
+    try:
+        translator = page.locator("[data-te-view=live-translator]").first
+        _type(translator, DATES[1])
+        assert _text(translator, "output").endswith(_python(dates_model, DATES[1]))
+        n_source = len(dates_model[1].encode(DATES[1]))
+        shapes = translator.locator("table[data-te-role=shapes]").inner_text()
+        assert f"(1, {n_source}, 64)" in shapes and "(1, 11, 55)" in shapes  # memory; the logits: T = 11, V = 55
+        journey = page.locator("[data-te-view=token-journey]").first
+        journey.scroll_into_view_if_needed()
+        first = _text(journey, "step-name")
+        journey.locator("button[data-te-control=next]").focus()
+        page.keyboard.press("ArrowRight")
+        second = _text(journey, "step-name")
+        page.keyboard.press("ArrowLeft")
+        assert second != first and _text(journey, "step-name") == first
+        log.assert_clean()
+    finally:
+        context.close()
