@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from transformer_edu.viz import views
+
 
 # ---- TokenJourney (view_live_journey.js): one token's journey through every sub-layer ----------------------
 
@@ -325,3 +327,61 @@ console.log(JSON.stringify(out));"""
         width_one = got["beams"][0]
         if width_one[0] == got["greedy"]:  # beam width 1 is greedy decoding: the same log P / lp shown
             assert got["logP"] / lp(len(got["greedy"]) - 1, 0.6) == pytest.approx(width_one[1], abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- LiveTranslator,
+# LiveAttention, and what every live view shares
+
+def test_translator_and_attention_keep_their_settings():
+    translator = views.LiveTranslator("14 March 1986", title="t")
+    assert translator.data == {"asset": "dates", "text": "14 March 1986", "title": "t", "max_chars": 200,
+                               "label": "Source:"}
+    assert repr(translator) == "LiveTranslator(asset='dates', text='14 March 1986')"
+    attention = views.LiveAttention("Sat 4 Jul 2026", kind="encoder_self", layer=1, head=2)
+    assert (attention.data["kind"], attention.data["layer"], attention.data["head"]) == ("encoder_self", 1, 2)
+    assert attention.data["measured"] == [] and views.LiveAttention(head="mean").data["head"] == "mean"
+    for view in (translator, attention):
+        assert "const Engine = " in view._esm  # the engine travels with the view: nothing to import
+        assert ".te-ablation" in view._css and view._css.startswith(views.AttentionExplorer._css)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"asset": "nope"}, "asset must name a checkpoint"),
+    ({"text": 3}, "text must be a str"),
+    ({"text": "x" * 201}, "at most 200 characters"),
+    ({"kind": "self"}, "kind must be one of"),
+    ({"layer": -1}, "layer"),
+    ({"head": "all"}, "head"),
+    ({"measured_on": 5}, "measured_on must be a str"),
+    ({"measured": [{"heads": [["cross", 0, 1]], "exact_match": 1.5}]}, "exact match in [0, 1]"),
+    ({"measured": [{"heads": [["crosss", 0, 1]], "exact_match": 0.5}]}, "kinds from"),
+])
+def test_live_attention_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        views.LiveAttention(**kwargs)
+
+
+def test_ablation_measurements_lists_every_single_head_and_the_extra_sets():
+    scores = {"cross": torch.tensor([[0.5, 1.0], [0.25, 0.0]])}
+    found = views.ablation_measurements(scores, 0.99, [({("cross", 1, 0), ("cross", 1, 1)}, 0.0)])
+    assert found[0] == {"heads": [], "exact_match": 0.99}
+    assert {"heads": [["cross", 1, 0]], "exact_match": 0.25} in found and len(found) == 1 + 4 + 1
+    assert sorted(found[-1]["heads"]) == [["cross", 1, 0], ["cross", 1, 1]]
+    json.dumps(found)  # plain JSON for the page
+
+
+def test_a_live_view_sends_the_model_when_the_page_asks(monkeypatch):
+    """In JupyterLab the page asks the kernel for the model (a custom widget message): the answer is the asset
+    web_export builds from the checkpoint; a message of another kind gets no answer."""
+    from transformer_edu.checkpoint import load_checkpoint
+    from transformer_edu.viz.views.live import CHECKPOINTS
+    from transformer_edu.web_export import browser_asset
+
+    view = views.LiveAttention()
+    sent = []
+    monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append(content))
+    view._handle_custom_msg({"request": "something else"}, [])
+    assert sent == []
+    view._handle_custom_msg({"request": "asset", "name": "dates"}, [])
+    model, tokenizers, _ = load_checkpoint(CHECKPOINTS / "dates.pt")
+    assert sent == [{"asset_for": "dates", "asset": browser_asset(model, tokenizers, "dates")}]
