@@ -9,6 +9,7 @@ test_book_browser.py.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -41,13 +42,19 @@ def _python(dates_model, text: str, method: str = "greedy", heads=()) -> str:
     return tgt_tok.decode(ids[0])
 
 
-def _open(browser, url: str):  # noqa: F811
+@contextmanager
+def _opened(browser, url: str):  # noqa: F811
+    """(page, log) of a built page whose live views have loaded the model; the log must stay clean."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     log = PageLog(page)
-    page.goto(url, wait_until="load")
-    _wait_loaded(page)
-    return page, context, log
+    try:
+        page.goto(url, wait_until="load")
+        _wait_loaded(page)
+        yield page, log
+        log.assert_clean()
+    finally:
+        context.close()
 
 
 def _wait_loaded(page) -> None:
@@ -73,15 +80,11 @@ def _chapter(page_name: str) -> str:
 
 
 def test_attention_view_translates_typed_dates_as_python_does(browser, servers, dates_model):  # noqa: F811
-    page, context, log = _open(browser, servers["root"].base + _chapter("13_inside_the_model.html"))
-    try:
+    with _opened(browser, servers["root"].base + _chapter("13_inside_the_model.html")) as (page, log):
         view = page.locator("[data-te-view=live-attention]").first
         for text in DATES:
             _type(view, text)
             assert _text(view, "output-intact") == _python(dates_model, text), text
-        log.assert_clean()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("heads", [
@@ -91,8 +94,7 @@ def test_attention_view_translates_typed_dates_as_python_does(browser, servers, 
     [("encoder_self", 0, 3), ("decoder_self", 0, 1), ("cross", 0, 2)],
 ], ids=["one-encoder-head", "cross-layer-1", "two-cross-heads", "three-kinds"])
 def test_head_ablation_in_the_page_equals_python(browser, servers, dates_model, heads):  # noqa: F811
-    page, context, log = _open(browser, servers["root"].base + _chapter("13_inside_the_model.html"))
-    try:
+    with _opened(browser, servers["root"].base + _chapter("13_inside_the_model.html")) as (page, log):
         view = page.locator("[data-te-view=live-attention]").nth(1)
         view.scroll_into_view_if_needed()
         view.locator("[data-te-control=clear]").click()
@@ -105,17 +107,13 @@ def test_head_ablation_in_the_page_equals_python(browser, servers, dates_model, 
         verdict = _text(view, "verdict")
         if heads == [("cross", 1, h) for h in range(4)]:  # a block the chapter measured: its figure is shown
             assert "0.0% exact match on the 1,000 held-out dates" in verdict, verdict
-        log.assert_clean()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("view_name", ["live-attention", "live-translator", "live-decoding", "token-journey"])
 def test_bad_input_gets_a_message_and_hostile_text_stays_text(browser, servers, view_name):  # noqa: F811
     page_name = {"live-attention": "13_inside_the_model.html", "live-decoding": "12_decoding.html"}.get(
         view_name, "10_transformer.html")
-    page, context, log = _open(browser, servers["root"].base + _chapter(page_name))
-    try:
+    with _opened(browser, servers["root"].base + _chapter(page_name)) as (page, log):
         view = page.locator(f"[data-te-view={view_name}]").first
         view.scroll_into_view_if_needed()
         images = page.locator("img").count()
@@ -131,9 +129,6 @@ def test_bad_input_gets_a_message_and_hostile_text_stays_text(browser, servers, 
         assert not log.dialogs
         _type(view, "Sat 4 Jul 2026")  # and it recovers
         assert _text(view, "message") == ""
-        log.assert_clean()
-    finally:
-        context.close()
 
 
 def test_live_views_work_from_file_url(browser, dates_model):  # noqa: F811
@@ -178,8 +173,7 @@ def test_only_pages_with_a_live_view_load_the_model_once(browser, servers, page_
 
 
 def test_decoding_view_decodes_as_python_and_samples_reproducibly(browser, servers, dates_model):  # noqa: F811
-    page, context, log = _open(browser, servers["root"].base + _chapter("12_decoding.html"))
-    try:
+    with _opened(browser, servers["root"].base + _chapter("12_decoding.html")) as (page, log):
         view = page.locator("[data-te-view=live-decoding]").first
         view.scroll_into_view_if_needed()
         for text in DATES:
@@ -195,14 +189,10 @@ def test_decoding_view_decodes_as_python_and_samples_reproducibly(browser, serve
         view.locator("input[data-te-control=beam-step]").fill("0")  # the first step: two live hypotheses
         view.locator("input[data-te-control=beam-step]").dispatch_event("input")
         assert view.locator("table[data-te-role=beam] tr[data-te-role=live]").count() == 2
-        log.assert_clean()
-    finally:
-        context.close()
 
 
 def test_translator_shapes_and_the_journey_keys(browser, servers, dates_model):  # noqa: F811
-    page, context, log = _open(browser, servers["root"].base + _chapter("10_transformer.html"))
-    try:
+    with _opened(browser, servers["root"].base + _chapter("10_transformer.html")) as (page, log):
         translator = page.locator("[data-te-view=live-translator]").first
         _type(translator, DATES[1])
         assert _text(translator, "output").endswith(_python(dates_model, DATES[1]))
@@ -217,6 +207,3 @@ def test_translator_shapes_and_the_journey_keys(browser, servers, dates_model): 
         second = _text(journey, "step-name")
         page.keyboard.press("ArrowLeft")
         assert second != first and _text(journey, "step-name") == first
-        log.assert_clean()
-    finally:
-        context.close()
