@@ -357,9 +357,13 @@ const Engine = (() => {
   }
 
   function randomGenerator(seed) {
-    // mulberry32: a small seeded generator of numbers in [0, 1). The same seed gives the same draws here;
-    // torch's generator is a different one, so Python's samples for the same seed differ.
-    let a = seed >>> 0;
+    // mulberry32: a small seeded generator of numbers in [0, 1). The seed is scrambled first (MurmurHash3's
+    // finalizer): without that, nearby small seeds (0, 1, 6 ...) start with related, very small draws. The same
+    // seed gives the same draws here; torch's generator is another one, so Python's samples differ.
+    let a = (seed >>> 0) + 0x9e3779b9;
+    a = Math.imul(a ^ (a >>> 16), 0x85ebca6b);
+    a = Math.imul(a ^ (a >>> 13), 0xc2b2ae35);
+    a = (a ^ (a >>> 16)) >>> 0;
     return () => {
       a = (a + 0x6d2b79f5) >>> 0;
       let t = Math.imul(a ^ (a >>> 15), 1 | a);
@@ -458,6 +462,7 @@ const Engine = (() => {
     return { ids: best, score: bestScore, steps: steps };
   }
 
+  // ---- what the views call ---------------------------------------------------------------------------------------
   return {
     loadModel, tokenize, encodeText, decodeIds, tokenEmbedding, sinusoidalTable, positionalEncoding,
     scaledDotProductAttention, multiHeadAttention, positionwiseFeedForward, layerNorm, block, encode, decode,

@@ -52,7 +52,7 @@ function liveModel(widget, name) {
 // Typed text -> {pieces, ids, unknown, note}; throws an Error that says what to type instead.
 function sourceFor(model, text) {
   const example = model.name === "dates" ? " such as \u201cWed 25 Nov 2026\u201d" : "";
-  if (!text.trim()) throw new Error(`Type something${example} to translate.`);
+  if (!text.trim()) throw new Error(`Type something${example}.`);
   const source = Engine.encodeText(model.tokenizers.src, text);
   if (!source.ids.length) throw new Error(`\u201c${shortToken(text, 40)}\u201d gives no tokens: type letters or digits${example}.`);
   if (source.ids.length > model.config.max_len) {

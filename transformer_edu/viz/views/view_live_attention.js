@@ -46,7 +46,8 @@ function render({ model: widget, el }) {
         }
       }
     }
-    const clear = make("button", { type: "button", class: "te-button", "data-te-control": "clear" }, box, "All heads on");
+    const clear = make("button", { type: "button", class: "te-button", "data-te-control": "clear" }, box,
+      "Switch every head back on");
     clear.addEventListener("click", () => {
       state.off.clear();
       box.querySelectorAll("input").forEach((i) => { i.checked = false; });
@@ -119,8 +120,8 @@ function render({ model: widget, el }) {
       make("td", { class: choice === token ? "te-code" : "te-code te-changed" }, tr,
         `${shortToken(tgtVocab[choice], 8)}  ${fmt(probs[choice], 3)}`);
     });
-    make("p", { class: "te-note" }, area, "Both columns read the same prefix, the output with all heads on, so each " +
-      "row shows what switching heads off does to one step.");
+    make("p", { class: "te-note" }, area, "Every row reads the same prefix, the output with all heads on up to that " +
+      "step, with and without the ticked heads: so each row shows what switching them off does to one step.");
 
     // the chosen attention as a heatmap (with the ticked heads off: later layers change; an ablated head still
     // computes its weights, nothing uses its output)
@@ -130,7 +131,8 @@ function render({ model: widget, el }) {
     const matrix = state.head === "mean" ? meanOf(perHead.map((m) => m.map((r) => Array.from(r))))
       : perHead[Number(state.head)].map((r) => Array.from(r));
     const title = make("p", { class: "te-readout" }, area, `${KIND_NAMES[state.kind]}, layer ${state.layer}, ` +
-      `${state.head === "mean" ? "mean of the heads" : `head ${state.head}`}` +
+      `${state.head === "mean" ? "mean of the heads" : `head ${state.head}`}, on the output ` +
+      `${off.length ? "with the ticked heads off" : "of the model"}` +
       `${state.off.has(`${state.kind}/${state.layer}/${state.head}`) ? " (switched off: computed, not used)" : ""}`);
     title.setAttribute("data-te-role", "heatmap-title");
     const causal = state.kind === "decoder_self";

@@ -100,7 +100,7 @@ function greedyStepByStep(parent, model, greedy, state) {
       `renormalized after leaving them out. The other ${candidates.length - order.length} tokens share ` +
       `${fmt(Math.max(0, total - shown), 4)}; PAD and BOS together have ${fmt(Math.max(0, 1 - total), 4)}.`);
   };
-  rangeControl(bar, "step", "Step:", 1, n, state.step, (v) => { state.step = v; show(); }, (v) => `${v} of ${n}`);
+  rangeControl(bar, "step", "Greedy step:", 1, n, state.step, (v) => { state.step = v; show(); }, (v) => `${v} of ${n}`);
   show();
 }
 
@@ -157,7 +157,7 @@ function beamStepByStep(parent, model, beam, state, beamSize, maxLen, alpha) {
     else if (best > -Infinity) note = `${sofar} ${reach}: it might still win, so the search goes on.`;
     make("p", { class: "te-note", "data-te-role": "beam-stop" }, box, note);
   };
-  rangeControl(bar, "beam-step", "Step:", 1, m, state.beamStep, (v) => { state.beamStep = v; show(); },
+  rangeControl(bar, "beam-step", "Beam step:", 1, m, state.beamStep, (v) => { state.beamStep = v; show(); },
     (v) => `${v} of ${m}`);
   show();
 }

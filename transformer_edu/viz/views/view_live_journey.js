@@ -165,11 +165,11 @@ function journeyWords(model, run, side, step, p) {
 // The vector as a strip of coloured cells (RdBu reversed, symmetric around 0), an axis and a legend.
 function journeyStrip(parent, v, tipOf, readout) {
   const n = v.length;
-  const cw = Math.max(5, Math.min(16, Math.floor(760 / n)));
+  const cw = Math.max(4, Math.min(16, Math.floor(480 / n))); // strip and legend fit the text column
   const limit = Math.max(...Array.from(v, Math.abs)) || 1;
   const left = 4, top = 4, h = 30, width = left + n * cw + 160, height = top + h + 22;
   const svg = makeSvg("svg", { width: width, height: height, viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": `${n} numbers as coloured cells: blue negative, red positive, up to \u00b1${fmt(limit, 3)}` },
+    style: "max-width: 100%; height: auto", "aria-label": `${n} numbers as coloured cells: blue negative, red positive, up to \u00b1${fmt(limit, 3)}` },
   parent);
   const g = makeSvg("g", { "data-te-role": "vector" }, svg);
   Array.from(v).forEach((x, i) => {

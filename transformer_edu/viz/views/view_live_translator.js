@@ -44,7 +44,7 @@ function render({ model: widget, el }) {
     for (const { name, value } of trace) {
       if (name === "tgt_embed") {
         row("memory: the encoder's output", "memory", [1, S, c.d_model]);
-        row("target ids: <bos> + the output so far", "tgt_ids", [1, T]);
+        row("target ids: <bos> + the output, without its last token <eos>", "tgt_ids", [1, T]);
       }
       row(describeStep(name), name, [1, value.length, value[0].length]);
     }
