@@ -109,11 +109,13 @@ const Engine = (() => {
 
   // ---- attention.py and multi_head_attention.py -----------------------------------------------------------
   function scaledDotProductAttention(q, k, v, mask) {
-    // softmax(q k^T / sqrt(d_k)) v for one head. q (T, d_k), k and v (S, d_k), mask(t, s) true = may attend
+    // softmax(q k^T / sqrt(d_k)) v for one head.
+    // q (T, d_k), k and v (S, d_k), mask(t, s) true = may attend
     const dK = q[0].length;
     const weights = q.map((qRow, t) => {
       const scores = k.map((kRow, s) => {
-        if (mask && !mask(t, s)) return -Infinity; // blocked keys get weight exp(-inf) = 0
+        // blocked keys get weight exp(-inf) = 0
+        if (mask && !mask(t, s)) return -Infinity;
         let dot = 0;
         for (let i = 0; i < dK; i++) dot += qRow[i] * kRow[i];
         return dot / Math.sqrt(dK);
@@ -122,7 +124,9 @@ const Engine = (() => {
     }); // (T, S)
     const out = weights.map((w) => {
       const row = new Float64Array(v[0].length);
-      w.forEach((ws, s) => { for (let i = 0; i < row.length; i++) row[i] += ws * v[s][i]; });
+      w.forEach((ws, s) => {
+        for (let i = 0; i < row.length; i++) row[i] += ws * v[s][i];
+      });
       return row;
     }); // (T, d_k)
     return { out: out, weights: weights };
@@ -135,27 +139,37 @@ const Engine = (() => {
     return Float64Array.from(e, (x) => x / sum);
   }
 
-  function multiHeadAttention(p, name, query, source, mask, nHeads, ablated, cache) {
-    // MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O, head_i = Attention(Q W^Q_i, K W^K_i, V W^V_i).
-    // query (T, D), source (S, D) -> out (T, D), weights (H, T, S). `ablated`: head indices whose part of
-    // the Concat is set to 0 before W^O (ablation.py); they still compute their weights. With a `cache`
-    // (kv_cache.py), keys and values are kept between decoding steps, as MultiHeadAttention.forward_cached does.
+  function multiHeadAttention(
+    p, name, query, source, mask, nHeads, ablated, cache) {
+    // MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O,
+    //   head_i = Attention(Q W^Q_i, K W^K_i, V W^V_i).
+    // query (T, D), source (S, D) -> out (T, D), weights (H, T, S).
+    // `ablated`: head indices whose part of the Concat is set to 0 before W^O
+    // (ablation.py); they still compute their weights.
+    // With a `cache` (kv_cache.py), keys and values are kept between decoding
+    // steps, as MultiHeadAttention.forward_cached does.
     const q = linear(query, p, name + ".w_q");
     const kept = cache ? cache.kept[name] : undefined;
     let k, v;
     if (kept && kept.static) {
-      ({ k, v } = kept); // encoder-decoder attention: the memory's keys and values, projected at the first step
+      // encoder-decoder attention: the memory's keys and values,
+      // projected at the first step
+      ({ k, v } = kept);
     } else {
       k = linear(source, p, name + ".w_k"); // (S_new, D)
       v = linear(source, p, name + ".w_v");
-      if (cache && kept) { k = kept.k.concat(k); v = kept.v.concat(v); } // self-attention: append (new arrays)
+      if (cache && kept) { // self-attention: append (new arrays)
+        k = kept.k.concat(k);
+        v = kept.v.concat(v);
+      }
       if (cache) cache.kept[name] = { static: source !== query, k: k, v: v };
     }
     const D = q[0].length, dK = D / nHeads;
     const concat = rows(query.length, D); // (T, H * d_k)
     const weights = [];
     for (let h = 0; h < nHeads; h++) {
-      const part = (x) => x.map((row) => row.subarray(h * dK, (h + 1) * dK)); // split_heads: head h's columns
+      // split_heads: head h's columns
+      const part = (x) => x.map((row) => row.subarray(h * dK, (h + 1) * dK));
       const head = scaledDotProductAttention(part(q), part(k), part(v), mask);
       weights.push(head.weights);
       if (ablated.includes(h)) continue; // this head's columns stay 0
@@ -164,7 +178,7 @@ const Engine = (() => {
     return { out: linear(concat, p, name + ".w_o"), weights: weights };
   }
 
-  // ---- feed_forward.py and the LayerNorm of "Add & Norm" ----------------------------------------------------
+  // ---- feed_forward.py and the LayerNorm of "Add & Norm" ------------------------
   function erf(x) { // Abramowitz and Stegun 7.1.26 (error below 1.5e-7), for GELU
     const t = 1 / (1 + 0.3275911 * Math.abs(x));
     const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
@@ -192,8 +206,10 @@ const Engine = (() => {
 
   // ---- block.py: one layer of either stack ------------------------------------------------------------------
   function block(model, name, x, mask, memory, kinds, ctx) {
-    // Self-attention, encoder-decoder attention when `memory` is given, feed-forward; each sub-layer wrapped
-    // as the paper does (post-LN: x = LayerNorm(x + Sublayer(x))) or as pre-LN does (x = x + Sublayer(LN(x))).
+    // Self-attention, encoder-decoder attention when `memory` is given,
+    // feed-forward; each sub-layer wrapped as the paper does or as pre-LN does:
+    //   post-LN (the paper): x = LayerNorm(x + Sublayer(x))
+    //   pre-LN:              x = x + Sublayer(LN(x))
     const c = model.config, p = model.params, eps = c.layer_norm_eps;
     const preLn = c.norm_first;
     const sublayer = (norm, run) => {
@@ -201,20 +217,24 @@ const Engine = (() => {
       return layerNorm(p, norm, add(x, run(x)), eps);
     };
     const attention = (kind, attn, source, m) => (h) => {
-      const r = multiHeadAttention(p, name + "." + attn, h, source === null ? h : source, m, c.n_heads,
+      const r = multiHeadAttention(p, name + "." + attn, h,
+        source === null ? h : source, m, c.n_heads,
         ctx.ablated(kind, ctx.layer), ctx.cache);
       ctx.weights[kind].push(r.weights);
       ctx.trace(`${name}.${attn}`, r.out);
       return r.out;
     };
-    x = sublayer(name + ".self_attn_norm", attention(kinds[0], "self_attn", null, mask));
+    const selfAttention = attention(kinds[0], "self_attn", null, mask);
+    x = sublayer(name + ".self_attn_norm", selfAttention);
     ctx.trace(`${name}.self_attn_norm`, x);
     if (memory) {
-      x = sublayer(name + ".cross_attn_norm", attention(kinds[1], "cross_attn", memory, null));
+      const crossAttention = attention(kinds[1], "cross_attn", memory, null);
+      x = sublayer(name + ".cross_attn_norm", crossAttention);
       ctx.trace(`${name}.cross_attn_norm`, x);
     }
     x = sublayer(name + ".ff_norm", (h) => {
-      const out = positionwiseFeedForward(p, name + ".feed_forward", h, c.activation);
+      const out =
+        positionwiseFeedForward(p, name + ".feed_forward", h, c.activation);
       ctx.trace(`${name}.feed_forward`, out);
       return out;
     });
@@ -412,47 +432,67 @@ const Engine = (() => {
   }
 
   function beamSearch(model, srcIds, options = {}) {
-    // beam.py's search for one sentence: keep the beamSize best extensions by log P; those ending in EOS are
-    // finished and ranked by log P / lp(|Y|); stop once no live hypothesis can beat the best finished one.
+    // beam.py's search for one sentence: keep the beamSize best extensions by
+    // log P; those ending in EOS are finished and ranked by log P / lp(|Y|);
+    // stop once no live hypothesis can beat the best finished one.
     // -> {ids, score, steps: [{live: [{ids, score}], finished: [{ids, score}]}]}
     const c = model.config, run = { ablate: options.ablate };
-    const K = checkCount("beamSize", options.beamSize === undefined ? 4 : options.beamSize, c.tgt_vocab_size);
+    const beamSize = options.beamSize === undefined ? 4 : options.beamSize;
+    const K = checkCount("beamSize", beamSize, c.tgt_vocab_size);
     const alpha = options.lengthPenalty === undefined ? 0.6 : options.lengthPenalty;
-    if (!(alpha >= 0 && Number.isFinite(alpha))) throw new Error(`lengthPenalty must be a number >= 0, got ${alpha}`);
+    if (!(alpha >= 0 && Number.isFinite(alpha))) {
+      throw new Error(`lengthPenalty must be a number >= 0, got ${alpha}`);
+    }
     const maxLen = maxLength(model, srcIds, options);
     const memory = encode(model, srcIds, run).memory;
     const never = neverGenerated(model);
-    // each live hypothesis: its ids, log P, and its own key/value cache (forked from the one it extends)
-    let live = Array.from({ length: K }, (_, k) => ({ ids: [c.bos_id], score: k === 0 ? 0 : -Infinity, cache: newCache() }));
+    // each live hypothesis: its ids, log P, and its own key/value cache
+    // (forked from the one it extends)
+    let live = Array.from({ length: K }, (_, k) => ({
+      ids: [c.bos_id], score: k === 0 ? 0 : -Infinity, cache: newCache(),
+    }));
     let best = null, bestScore = -Infinity, done = false;
     const steps = [];
     for (let step = 1; step <= maxLen; step++) {
       const extended = []; // every (hypothesis, token) with its log P
       live.forEach((hyp, k) => {
         const logProbs = hyp.score === -Infinity ? null
-          : logSoftmax(nextLogits(model, hyp.ids, memory, { ablate: options.ablate, cache: hyp.cache }));
-        for (let v = 0; v < c.tgt_vocab_size; v++) { // PAD and BOS masked after the softmax: scores stay log P
+          : logSoftmax(nextLogits(model, hyp.ids, memory,
+            { ablate: options.ablate, cache: hyp.cache }));
+        // PAD and BOS masked after the softmax: scores stay log P
+        for (let v = 0; v < c.tgt_vocab_size; v++) {
           const allowed = logProbs && !never.includes(v);
-          extended.push({ k: k, token: v, score: allowed ? hyp.score + logProbs[v] : -Infinity });
+          const score = allowed ? hyp.score + logProbs[v] : -Infinity;
+          extended.push({ k: k, token: v, score: score });
         }
       });
-      const top = extended.sort((a, b) => b.score - a.score || a.k - b.k || a.token - b.token).slice(0, K);
+      const byScore = (a, b) => b.score - a.score || a.k - b.k || a.token - b.token;
+      const top = extended.sort(byScore).slice(0, K);
       const finished = [];
       for (const e of top) { // 1. those ending in EOS are finished hypotheses
         if (e.token !== c.eos_id || e.score === -Infinity) continue;
         const normalized = e.score / lp(step, alpha);
         finished.push({ ids: [...live[e.k].ids, e.token], score: normalized });
-        if (normalized > bestScore) { bestScore = normalized; best = finished.at(-1).ids; }
+        if (normalized > bestScore) {
+          bestScore = normalized;
+          best = finished.at(-1).ids;
+        }
       }
-      live = top.map((e) => ({ ids: [...live[e.k].ids, e.token], score: e.token === c.eos_id ? -Infinity : e.score,
-        cache: forkCache(live[e.k].cache) }));
-      steps.push({ live: live.filter((h) => h.score > -Infinity).map(({ ids, score }) => ({ ids, score })),
-        finished: finished });
-      const bound = Math.max(...live.map((h) => h.score)) / lp(maxLen, alpha); // 3. the bound (see beam.py)
+      live = top.map((e) => ({
+        ids: [...live[e.k].ids, e.token],
+        score: e.token === c.eos_id ? -Infinity : e.score,
+        cache: forkCache(live[e.k].cache),
+      }));
+      const liveNow = live.filter((h) => h.score > -Infinity)
+        .map(({ ids, score }) => ({ ids, score })); // (without their caches)
+      steps.push({ live: liveNow, finished: finished });
+      // 3. the bound (see beam.py)
+      const bound = Math.max(...live.map((h) => h.score)) / lp(maxLen, alpha);
       done = bestScore >= bound;
       if (done) break;
     }
-    if (!done || best === null) { // still searching at maxLen: the live hypotheses compete as they are
+    // still searching at maxLen: the live hypotheses compete as they are
+    if (!done || best === null) {
       const j = argmax(live.map((h) => h.score));
       if (best === null || live[j].score / lp(maxLen, alpha) > bestScore) {
         bestScore = live[j].score / lp(maxLen, alpha);
@@ -462,7 +502,7 @@ const Engine = (() => {
     return { ids: best, score: bestScore, steps: steps };
   }
 
-  // ---- what the views call ---------------------------------------------------------------------------------------
+  // ---- what the views call ------------------------------------------------------
   return {
     loadModel, tokenize, encodeText, decodeIds, tokenEmbedding, sinusoidalTable, positionalEncoding,
     scaledDotProductAttention, multiHeadAttention, positionwiseFeedForward, layerNorm, block, encode, decode,

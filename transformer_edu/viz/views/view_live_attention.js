@@ -12,6 +12,9 @@ function render({ model: widget, el }) {
   const data = widget.get("data");
   const state = { kind: data.kind, layer: data.layer, head: data.head, off: new Set() };
   const measured = new Map((data.measured || []).map((m) => [setKey(m.heads), m.exact_match]));
+  const baseline = measured.get(""); // exact match with every head on, when the chapter measured it
+  const lost = (value) => (baseline === undefined ? "" :
+    ` (${fmt(100 * (baseline - value), 1)} points below the ${fmt(100 * baseline, 1)}% with every head on)`);
   let selects = null;
   const frame = liveFrame(el, widget, "live-attention", (bar) => {
     const redraw = () => frame.refresh();
@@ -42,7 +45,9 @@ function render({ model: widget, el }) {
           }).parentNode;
           const input = label.querySelector("input");
           setAttrs(input, { "data-te-kind": kind, "data-te-layer": layer, "data-te-head": head });
-          if (alone !== undefined) label.title = `measured: ${fmt(100 * alone, 1)}% exact match without this head alone`;
+          if (alone !== undefined) {
+            label.title = `measured: ${fmt(100 * alone, 1)}% exact match without this head alone${lost(alone)}`;
+          }
         }
       }
     }
@@ -98,7 +103,7 @@ function render({ model: widget, el }) {
       intact.ids.join() === ablated.ids.join() ? "Same output without these heads. " : "The output changed. ") +
       (known === undefined ? (off.length ? "The chapter did not measure this set of heads on the held-out dates." : "")
         : `Measured in the chapter with ${off.length ? "exactly these heads off" : "all heads on"}: ` +
-        `${fmt(100 * known, 1)}% exact match on ${data.measured_on}.`);
+        `${fmt(100 * known, 1)}% exact match on ${data.measured_on}${off.length ? lost(known) : ""}.`);
 
     // the probability of each token of the intact output, with and without the heads
     const table = make("table", { class: "te-table", "data-te-role": "probabilities" }, area);
