@@ -49,6 +49,17 @@ class LiveView(View):
         super().__init__(*args, **kwargs)
         self.on_msg(self._send_asset)
 
+    @staticmethod
+    def settings(asset: str, text: str, title: str | None) -> dict:
+        """The data every live view holds, checked: the model asset's name, the starting text, the title."""
+        check_live(asset, text)
+        if title is not None:
+            check_text(title, "title")
+        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:"}
+
+    def _summary(self) -> str:
+        return f"asset={self.data['asset']!r}, text={self.data['text']!r}"
+
     def _send_asset(self, _widget, content, _buffers) -> None:
         if not isinstance(content, dict) or content.get("request") != "asset":
             return
@@ -72,11 +83,7 @@ class LiveTranslator(LiveView):
 
     @classmethod
     def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, title: str | None = None):
-        check_live(asset, text)
-        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:"}
-
-    def _summary(self) -> str:
-        return f"asset={self.data['asset']!r}, text={self.data['text']!r}"
+        return cls.settings(asset, text, title)
 
 
 def ablation_measurements(scores: dict, baseline: float, more=()) -> list[dict]:
@@ -111,7 +118,7 @@ class LiveAttention(LiveView):
     def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, kind: str = "cross", layer: int = 0,
                  head: int | str = "mean", measured: list | None = None, measured_on: str = "the held-out dates",
                  title: str | None = None):
-        check_live(asset, text)
+        settings = cls.settings(asset, text, title)
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         check_int("layer", layer, 0)
@@ -120,11 +127,11 @@ class LiveAttention(LiveView):
         check_text(measured_on, "measured_on")
         measured = [] if measured is None else ablation_measurements({}, 1.0, [(m["heads"], m["exact_match"])
                                                                              for m in measured])[1:]
-        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:",
-                "kind": kind, "layer": layer, "head": head, "measured": measured, "measured_on": measured_on}
+        return {**settings, "kind": kind, "layer": layer, "head": head, "measured": measured,
+                "measured_on": measured_on}
 
     def _summary(self) -> str:
-        return f"asset={self.data['asset']!r}, text={self.data['text']!r}, measured={len(self.data['measured'])}"
+        return f"{super()._summary()}, measured={len(self.data['measured'])}"
 
 
 class LiveDecoding(LiveView):
@@ -147,23 +154,20 @@ class LiveDecoding(LiveView):
     def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, temperature: float = 1.0,
                  top_k: int | None = None, seed: int = 0, beam_size: int = 4, length_penalty: float = 0.6,
                  title: str | None = None):
-        check_live(asset, text)
+        settings = cls.settings(asset, text, title)
         check_number("temperature", temperature, 0, low_open=True)
         if top_k is not None:
             check_int("top_k", top_k, 1, _target_vocab_size(asset), " (None keeps the whole vocabulary)")
         check_int("seed", seed, 0, SEED_MAX, " (the page's generator takes 32-bit seeds)")
         check_int("beam_size", beam_size, 1, BEAM_SIZE_MAX, f" (the view's menu offers 1 to {BEAM_SIZE_MAX})")
         check_number("length_penalty (alpha; the paper uses 0.6)", length_penalty, 0)
-        if title is not None:
-            check_text(title, "title")
-        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:",
-                "temperature": float(temperature), "top_k": top_k, "seed": seed, "beam_size": beam_size,
+        return {**settings, "temperature": float(temperature), "top_k": top_k, "seed": seed, "beam_size": beam_size,
                 "length_penalty": float(length_penalty)}
 
     def _summary(self) -> str:
         d = self.data
-        return (f"asset={d['asset']!r}, text={d['text']!r}, temperature={d['temperature']}, top_k={d['top_k']}, "
-                f"seed={d['seed']}, beam_size={d['beam_size']}, length_penalty={d['length_penalty']}")
+        return (f"{super()._summary()}, temperature={d['temperature']}, top_k={d['top_k']}, seed={d['seed']}, "
+                f"beam_size={d['beam_size']}, length_penalty={d['length_penalty']}")
 
 
 SEED_MAX = 2 ** 32 - 1  # view_live_decoding.js: mulberry32 takes a 32-bit seed
@@ -192,10 +196,4 @@ class TokenJourney(LiveView):
 
     @classmethod
     def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, title: str | None = None):
-        check_live(asset, text)
-        if title is not None:
-            check_text(title, "title")
-        return {"asset": asset, "text": text, "title": title, "max_chars": MAX_CHARS, "label": "Source:"}
-
-    def _summary(self) -> str:
-        return f"asset={self.data['asset']!r}, text={self.data['text']!r}"
+        return cls.settings(asset, text, title)
