@@ -65,7 +65,7 @@ function sourceFor(model, text) {
   }
   const unknown = [...new Set(source.unknown)];
   source.note = unknown.length ? `Not in the vocabulary, so read as <unk>: ${unknown.slice(0, 5).map(quoted).join(", ")}` +
-    `${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""}. The model still runs; expect nonsense.` : "";
+    `${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""}. The model still runs, but its answer may well be wrong.` : "";
   return source;
 }
 
