@@ -135,8 +135,8 @@ def test_bad_heads_raise_value_error_before_any_hook(model, heads, words):
 
 
 def test_bad_model_raises_value_error():
-    protocol = r"model must be an nn.Module with the Seq2SeqModel protocol's attributes \(config, new_cache, " \
-               r"attention_layers, encode, decode\), as transformer_edu.Transformer has; got "
+    protocol = r"model must be an nn.Module with the Model protocol's attributes \(config, new_cache, " \
+               r"attention_layers\), as transformer_edu.Transformer has; got "  # ablation needs no more (a GPT too)
     with pytest.raises(ValueError, match=protocol + "Linear"):
         check_heads(torch.nn.Linear(2, 2), set())
     with pytest.raises(ValueError, match=protocol + "str"):

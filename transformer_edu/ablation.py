@@ -38,7 +38,7 @@ Head = tuple[str, int, int]  # (kind, layer, head)
 
 def attention_module(model: nn.Module, kind: str, layer: int) -> MultiHeadAttention:
     """The MultiHeadAttention of one kind ("encoder_self", "decoder_self" or "cross") in one layer."""
-    check_model(model)
+    check_model(model, seq2seq=False)  # only attention_layers() is needed
     layers = model.attention_layers()
     if kind not in layers:
         raise ValueError(f"kind must be one of {tuple(layers)}, got {kind!r}")
@@ -49,7 +49,7 @@ def attention_module(model: nn.Module, kind: str, layer: int) -> MultiHeadAttent
 
 def check_heads(model: nn.Module, heads) -> dict[MultiHeadAttention, list[int]]:
     """Validate an iterable of (kind, layer, head) triples; return module -> sorted head indices to ablate."""
-    check_model(model)
+    check_model(model, seq2seq=False)  # only attention_layers() is needed
     if isinstance(heads, (str, bytes)) or not isinstance(heads, Iterable):
         raise ValueError(f"heads must be an iterable of (kind, layer, head) triples, got {type(heads).__name__}")
     chosen: dict[MultiHeadAttention, set[int]] = {}

@@ -30,11 +30,13 @@ from torch import Tensor
 
 from .checks import NonFiniteError, check_model, check_tokenizer_pair, describe_non_finite, non_finite_tensors
 from .config import TransformerConfig
+from .gpt import GPT, GPTConfig
 from .model import Transformer
 from .tokenizer import Tokenizer
 
 FORMAT, VERSION = "transformer_edu.checkpoint", 2
-MODELS = {"Transformer": (Transformer, TransformerConfig)}  # class name -> (model class, its config class)
+MODELS = {"Transformer": (Transformer, TransformerConfig),  # class name -> (model class, its config class)
+          "GPT": (GPT, GPTConfig)}
 TIED_NAMES = ("src_embed.table.weight", "tgt_embed.table.weight", "output.weight")  # one matrix when shared
 OLD_NAMES = {".add_norm_attn.norm.": ".self_attn_norm.", ".add_norm_self.norm.": ".self_attn_norm.",
              ".add_norm_cross.norm.": ".cross_attn_norm.", ".add_norm_ff.norm.": ".ff_norm."}  # version 1 -> 2
@@ -83,7 +85,7 @@ def save_checkpoint(path: str | Path, model, config: TransformerConfig | None = 
     config defaults to model.config (and must equal it). The file is written next to `path`, then moved
     into place, so an interrupted save never leaves half a checkpoint.
     """
-    check_model(model)
+    check_model(model, seq2seq=False)
     if type(model).__name__ not in MODELS:
         raise ValueError(f"save_checkpoint can rebuild the models {sorted(MODELS)}, got {type(model).__name__}")
     config = model.config if config is None else config

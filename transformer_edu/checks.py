@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from .protocol import SEQ2SEQ_NAMES, Seq2SeqModel
+from .protocol import MODEL_NAMES, SEQ2SEQ_NAMES, Model, Seq2SeqModel
 
 # --- trusted inputs: check once per call of a public entry point ------------------------------------------
 _TRUSTED = contextvars.ContextVar("transformer_edu_inputs_trusted", default=False)
@@ -133,11 +133,13 @@ def check_corpus(texts) -> list[str]:
 
 
 # --- models and tokenizers: anything with the right methods -------------------------------------------------
-def check_model(model) -> None:
-    """Raise ValueError unless `model` is an nn.Module with the Seq2SeqModel protocol's attributes."""
-    if not (isinstance(model, nn.Module) and isinstance(model, Seq2SeqModel)):
-        raise ValueError(f"model must be an nn.Module with the Seq2SeqModel protocol's attributes "
-                         f"({', '.join(SEQ2SEQ_NAMES)}), as transformer_edu.Transformer has; "
+def check_model(model, seq2seq: bool = True) -> None:
+    """Raise ValueError unless `model` is an nn.Module with the Seq2SeqModel protocol's attributes (with
+    seq2seq=False, the Model protocol's: what checkpoints and ablation need, which a GPT has too)."""
+    protocol, names = (Seq2SeqModel, SEQ2SEQ_NAMES) if seq2seq else (Model, MODEL_NAMES)
+    if not (isinstance(model, nn.Module) and isinstance(model, protocol)):
+        raise ValueError(f"model must be an nn.Module with the {protocol.__name__} protocol's attributes "
+                         f"({', '.join(names)}), as transformer_edu.Transformer has; "
                          f"got {type(model).__name__}")
 
 

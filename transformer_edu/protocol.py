@@ -9,25 +9,34 @@ from the same Block in another arrangement (decoder-only, encoder-only) answers 
     new_cache()         an empty KVCache for step-by-step decoding (kv_cache.py)
     attention_layers()  {kind: [MultiHeadAttention per layer]} with the kinds of AttentionWeights
                         ("encoder_self", "decoder_self", "cross"), for ablation and the views
-    encode, decode      source ids -> memory; target ids and memory -> logits (Seq2SeqModel)
+    encode, decode      source ids -> memory; target ids and memory -> logits (Seq2SeqModel only)
+
+Model is the first three: what checkpoints and head ablation need, which a decoder-only GPT (gpt.py) has
+too. Seq2SeqModel adds encode and decode: what decoding, beam search and evaluation need.
 """
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
 
-SEQ2SEQ_NAMES = ("config", "new_cache", "attention_layers", "encode", "decode")
+MODEL_NAMES = ("config", "new_cache", "attention_layers")
+SEQ2SEQ_NAMES = MODEL_NAMES + ("encode", "decode")
 
 
 @runtime_checkable
-class Seq2SeqModel(Protocol):
-    """An encoder-decoder model: transformer_edu.Transformer, or any module with the same attributes."""
+class Model(Protocol):
+    """Any model of the package: transformer_edu.Transformer, gpt.GPT, or a module with the same attributes."""
 
     config: object
 
     def new_cache(self): ...
 
     def attention_layers(self) -> dict: ...
+
+
+@runtime_checkable
+class Seq2SeqModel(Model, Protocol):
+    """An encoder-decoder model: transformer_edu.Transformer, or any module with the same attributes."""
 
     def encode(self, src_ids, src_mask=None, return_attention=False): ...
 
