@@ -545,6 +545,27 @@ def test_top_k_samples_only_the_k_most_probable_tokens():
     assert set(kept.tolist()) == {A, B}
 
 
+def test_top_p_samples_only_the_nucleus():
+    """The nucleus is the smallest set of most probable tokens whose probability reaches p (after PAD and BOS
+    are left out): a tiny p keeps the most probable token only, which is greedy decoding; p = 1 keeps all."""
+    model, src = TableTransformer(myopic_table()).double(), torch.full((500, 1), 3)
+    probs = myopic_table()[0, BOS].clone()
+    probs[[PAD, BOS]] = 0.0
+    ranked = probs.argsort(descending=True).tolist()  # the tokens, most probable first
+    tiny = sample(model, src, max_len=1, top_p=1e-9, generator=torch.Generator().manual_seed(0))[:, 1]
+    assert set(tiny.tolist()) == {ranked[0]}
+    first_two = float(probs[ranked[0]] + probs[ranked[1]]) / float(probs.sum())  # what the top two hold
+    nucleus = sample(model, src, max_len=1, temperature=1.0, top_p=first_two - 1e-6,
+                     generator=torch.Generator().manual_seed(0))[:, 1]
+    assert set(nucleus.tolist()) == set(ranked[:2])
+    everything = sample(model, src, max_len=1, temperature=20.0, top_p=1.0,
+                        generator=torch.Generator().manual_seed(0))[:, 1]
+    assert torch.equal(everything, sample(model, src, max_len=1, temperature=20.0,
+                                          generator=torch.Generator().manual_seed(0))[:, 1])
+    with pytest.raises(ValueError, match=r"top_p \(None keeps the whole vocabulary\) must be"):
+        sample(model, src, max_len=1, top_p=0.0)
+
+
 # --- sampling at the limits of the temperature ------------------------------------------------------------
 
 TINY_TEMPERATURES = [1e-8, 1e-40, 1e-300, 5e-324]  # 5e-324: the smallest float > 0. From 1e-40 on, dividing

@@ -10,8 +10,8 @@ from transformer_edu import (AttentionWeights, Block, CharTokenizer, KVCache, co
 from transformer_edu.checkpoint import MODELS
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.config import PAD_ID
-from transformer_edu.gpt import (GPT, GPTConfig, generate, next_token_probabilities, top_k_filter,
-                                 top_p_filter)
+from transformer_edu.decoding import next_token_probabilities, top_k_filter, top_p_filter
+from transformer_edu.gpt import GPT, GPTConfig, generate
 from transformer_edu.masks import causal_mask
 
 V, D, H, N = 20, 32, 4, 2

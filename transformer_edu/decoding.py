@@ -6,7 +6,8 @@ the output one token at a time from these distributions:
 - greedy: take the most probable token at every step. Fast, but myopic: a likely first word can lead to an
   unlikely sentence.
 - sampling: draw each token from softmax(logits / temperature), optionally only among the top_k most
-  probable. Not used in the paper (it translates); later practice for open-ended generation.
+  probable (Fan et al. 2018) or the top_p nucleus (Holtzman et al. 2020). Not used in the paper (it
+  translates); later practice for open-ended generation.
 - beam search: keep the `beam_size` most probable prefixes at every step. Section 6.1 of the paper uses beam
   size 4 and length penalty alpha = 0.6, sets the maximum output length to input length + 50 and
   terminates early when possible. The length penalty is Wu et al. (2016, GNMT): a finished hypothesis Y is
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .checks import check_int, check_model, check_number, check_token_ids, trusted
@@ -146,6 +148,34 @@ def tempered_probabilities(logits: Tensor, temperature: float) -> Tensor:
     return torch.softmax((shifted.double() / temperature).to(logits.dtype), dim=-1)  # -inf stays -inf: p = 0
 
 
+def top_k_filter(logits: Tensor, k: int) -> Tensor:
+    """-inf for every logit below the k-th largest (ties with it kept). Shapes: (..., V) -> (..., V)."""
+    kth_best = logits.topk(k, dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth_best, float("-inf"))
+
+
+def top_p_filter(probs: Tensor, p: float) -> Tensor:
+    """Nucleus (Holtzman et al. 2020): keep the smallest set of most probable tokens whose probability reaches
+    p, and every token tied with the least probable of them; 0 elsewhere (not renormalised). Shapes: (..., V)."""
+    ranked = probs.sort(dim=-1, descending=True).values  # (..., V)
+    before = F.pad(ranked.cumsum(dim=-1)[..., :-1], (1, 0))  # (..., V): mass of the more probable tokens
+    n_kept = (before < p).sum(dim=-1, keepdim=True)  # (..., 1), at least 1
+    return probs.masked_fill(probs < ranked.gather(-1, n_kept - 1), 0.0)
+
+
+def next_token_probabilities(logits: Tensor, temperature: float, top_k: int | None = None,
+                             top_p: float | None = None) -> Tensor:
+    """The distribution sample() and gpt.generate() draw from: top_k on the logits, softmax(logits /
+    temperature), then top_p on that (Hugging Face's order), renormalised. Shapes: (..., V) -> (..., V)."""
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)  # dividing by a temperature keeps the order
+    probs = tempered_probabilities(logits, temperature)  # (..., V)
+    if top_p is not None:
+        probs = top_p_filter(probs, top_p)
+        probs = probs / probs.sum(dim=-1, keepdim=True)  # (..., V): the kept tokens' share, renormalised
+    return probs
+
+
 def greedy_decode(model: nn.Module, src_ids: Tensor, max_len: int | None = None, bos_id: int | None = None,
                   eos_id: int | None = None, pad_id: int | None = None, use_cache: bool = True,
                   stop_at_eos: bool = True) -> Tensor:
@@ -163,9 +193,10 @@ def greedy_decode(model: nn.Module, src_ids: Tensor, max_len: int | None = None,
 def sample(model: nn.Module, src_ids: Tensor, max_len: int | None = None, temperature: float = 1.0,
            top_k: int | None = None, generator: torch.Generator | None = None, bos_id: int | None = None,
            eos_id: int | None = None, pad_id: int | None = None, use_cache: bool = True,
-           stop_at_eos: bool = True) -> Tensor:
+           stop_at_eos: bool = True, top_p: float | None = None) -> Tensor:
     """Draw each token from softmax(logits / temperature), keeping only the top_k most probable (ties at the
-    k-th value are kept); PAD and BOS get probability 0 first, so top_k counts the other tokens.
+    k-th value are kept) and then the top_p nucleus (see next_token_probabilities); PAD and BOS get
+    probability 0 first, so top_k counts the other tokens.
     Temperature < 1 sharpens, > 1 flattens. Every finite temperature > 0 works, down to the smallest float
     (5e-324): as it goes to 0 sampling becomes greedy decoding (see tempered_probabilities), and a huge one
     (1e300) draws uniformly among the tokens allowed. Pass a torch.Generator to make the draws reproducible.
@@ -175,14 +206,13 @@ def sample(model: nn.Module, src_ids: Tensor, max_len: int | None = None, temper
                  "greedily)", temperature, 0, low_open=True)
     if top_k is not None:
         check_int("top_k", top_k, 1, model.config.tgt_vocab_size, " (None keeps the whole vocabulary)")
+    if top_p is not None:
+        check_number("top_p (None keeps the whole vocabulary)", top_p, 0, 1, low_open=True)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
     def choose(logits: Tensor) -> Tensor:
-        if top_k is not None:  # on the logits themselves: dividing by a temperature keeps their order
-            kth_best = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
-            logits = logits.masked_fill(logits < kth_best, float("-inf"))  # the rest get probability 0
-        probs = tempered_probabilities(logits, temperature)  # (B, V)
+        probs = next_token_probabilities(logits, temperature, top_k, top_p)  # (B, V)
         return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
 
     return _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos)

@@ -24,14 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .block import Block, Stack, check_cache
 from .checks import (check_bool, check_finite_output, check_int, check_number, check_positions, check_token_ids,
                      checked_by, trusted)
 from .config import PAD_ID, POSITIONAL_KINDS, BlockConfig
-from .decoding import inference, tempered_probabilities
+from .decoding import inference, next_token_probabilities
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
 from .masks import causal_mask
@@ -130,33 +129,6 @@ class GPT(nn.Module):
         if cache is not None:
             check_cache(cache, ids.shape[0], None)
         check_positions(0 if cache is None else cache.length, ids.shape[1], self.config.max_len)
-
-
-def top_k_filter(logits: Tensor, k: int) -> Tensor:
-    """-inf for every logit below the k-th largest (ties with it kept). Shapes: (..., V) -> (..., V)."""
-    kth_best = logits.topk(k, dim=-1).values[..., -1:]  # (..., 1)
-    return logits.masked_fill(logits < kth_best, float("-inf"))
-
-
-def top_p_filter(probs: Tensor, p: float) -> Tensor:
-    """Nucleus (Holtzman et al. 2020): keep the smallest set of most probable tokens whose probability reaches
-    p, and every token tied with the least probable of them; 0 elsewhere (not renormalised). Shapes: (..., V)."""
-    ranked = probs.sort(dim=-1, descending=True).values  # (..., V)
-    before = F.pad(ranked.cumsum(dim=-1)[..., :-1], (1, 0))  # (..., V): mass of the more probable tokens
-    n_kept = (before < p).sum(dim=-1, keepdim=True)  # (..., 1), at least 1
-    return probs.masked_fill(probs < ranked.gather(-1, n_kept - 1), 0.0)
-
-
-def next_token_probabilities(logits: Tensor, temperature: float, top_k: int | None = None,
-                             top_p: float | None = None) -> Tensor:
-    """The distribution generate() draws from: top_k on the logits, softmax(logits / temperature), then top_p
-    on that (Hugging Face's order), renormalised. Shapes: (..., V) -> (..., V)."""
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)  # dividing by a temperature keeps the order
-    probs = tempered_probabilities(logits, temperature)  # (..., V)
-    if top_p is not None:
-        probs = top_p_filter(probs, top_p)
-    return probs / probs.sum(dim=-1, keepdim=True)
 
 
 def generate(model: nn.Module, prompt_ids: Tensor, max_new_tokens: int, temperature: float | None = 1.0,
