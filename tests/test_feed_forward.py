@@ -22,3 +22,19 @@ def test_equation_2_applied_to_each_position_separately():
 def test_bad_inputs(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_swiglu_is_a_gated_unit():
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(8, 12, activation="swiglu")
+    assert ffn.w_1.out_features == 24 and ffn.w_2.in_features == 12  # W_1 and V side by side
+    x = torch.randn(2, 5, 8)
+    w, v = ffn.w_1.weight[:12], ffn.w_1.weight[12:]
+    b, c = ffn.w_1.bias[:12], ffn.w_1.bias[12:]
+    gate = x @ w.T + b
+    expected = (gate * torch.sigmoid(gate) * (x @ v.T + c)) @ ffn.w_2.weight.T + ffn.w_2.bias  # Swish(xW) * xV
+    torch.testing.assert_close(ffn(x), expected)
+    # three D x F weight matrices instead of two: (2/3) 4D keeps the size of the paper's FFN
+    sizes = {a: sum(p.numel() for p in PositionwiseFeedForward(96, f, a).parameters() if p.dim() == 2)
+             for a, f in (("relu", 384), ("swiglu", 256))}
+    assert sizes["relu"] == sizes["swiglu"] == 2 * 96 * 384

@@ -27,6 +27,7 @@ from .checks import check_features, check_int, check_mask, checked_by, weight_dt
 from .feed_forward import PositionwiseFeedForward
 from .kv_cache import KVCache
 from .multi_head_attention import MultiHeadAttention
+from .normalization import make_norm
 
 KINDS = ("encoder_self", "decoder_self", "cross")
 
@@ -60,21 +61,26 @@ class Block(nn.Module):
 
     causal: the self-attention is the masked kind (decoder, GPT). It names the weights ("decoder_self"
     rather than "encoder_self"); the mask itself comes in with the input, built by the model.
+    norm, n_kv_heads, attention_kernel, rotary: changes made since 2017 (config.py, chapter 17); rotary
+    positions apply to the self-attention only.
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, cross_attention: bool = False,
                  causal: bool = False, dropout: float = 0.1, attention_dropout: float = 0.0,
                  ffn_dropout: float = 0.0, activation: str = "relu", norm_first: bool = False,
-                 layer_norm_eps: float = 1e-5):
+                 layer_norm_eps: float = 1e-5, norm: str = "layer", n_kv_heads: int | None = None,
+                 attention_kernel: str = "ours", rotary: bool = False):
         super().__init__()
-        self.d_model, self.norm_first = d_model, norm_first
+        self.d_model, self.norm_first, self.norm = d_model, norm_first, norm
         self.self_kind = "decoder_self" if causal else "encoder_self"
-        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=attention_dropout)
-        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout=attention_dropout) if cross_attention else None
+        later = dict(n_kv_heads=n_kv_heads, kernel=attention_kernel)  # later changes, chapter 17
+        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=attention_dropout, rotary=rotary, **later)
+        self.cross_attn = (MultiHeadAttention(d_model, n_heads, dropout=attention_dropout, **later)
+                           if cross_attention else None)
         self.feed_forward = PositionwiseFeedForward(d_model, d_ff, activation, ffn_dropout)
-        self.self_attn_norm = nn.LayerNorm(d_model, eps=layer_norm_eps)
-        self.cross_attn_norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if cross_attention else None
-        self.ff_norm = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.self_attn_norm = make_norm(norm, d_model, layer_norm_eps)  # nn.LayerNorm in the paper
+        self.cross_attn_norm = make_norm(norm, d_model, layer_norm_eps) if cross_attention else None
+        self.ff_norm = make_norm(norm, d_model, layer_norm_eps)
         self.dropout = nn.Dropout(dropout)  # residual dropout, P_drop (section 5.4)
 
     @checked_by("check_inputs")
@@ -168,7 +174,8 @@ class Stack(nn.Module):
             raise ValueError(f"a stack needs a non-empty list of Blocks, got {blocks!r:.80}")
         self.d_model = blocks[0].d_model
         self.layers = nn.ModuleList(blocks)
-        self.final_norm = nn.LayerNorm(self.d_model, eps=blocks[0].ff_norm.eps) if final_norm else None
+        first = blocks[0]
+        self.final_norm = make_norm(first.norm, self.d_model, first.ff_norm.eps) if final_norm else None
 
     @checked_by("check_inputs")
     def forward(self, x: Tensor, mask: Tensor | None = None, memory: Tensor | None = None,

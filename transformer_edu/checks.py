@@ -252,6 +252,14 @@ def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
         raise ValueError(f"attention needs at least one query and one key, got q {tuple(q.shape)} and k {tuple(k.shape)}")
 
 
+def check_weights_computed(config, return_attention: bool) -> None:
+    """Raise ValueError if attention weights are asked of a model whose kernel never computes them."""
+    check_bool("return_attention", return_attention)
+    if return_attention and getattr(config, "attention_kernel", "ours") != "ours":
+        raise ValueError(f"attention_kernel={config.attention_kernel!r} (torch's fused kernel) never computes the "
+                         f"attention weights: build the model with attention_kernel='ours' to get them")
+
+
 def check_positions(start, length: int, max_len: int) -> None:
     """Raise ValueError unless positions start .. start + length - 1 fit a table of max_len positions."""
     check_int("start", start, 0, why=" (the first position)")

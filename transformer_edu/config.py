@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .attention_variants import KERNELS
 from .checks import check_bool, check_int, check_number
+from .feed_forward import ACTIVATIONS
+from .normalization import NORMS
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")  # the first ids of every tokenizer's vocabulary
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3  # the one place these ids are written down
 POSITIONAL_KINDS = ("sinusoidal", "learned")
-ACTIVATIONS = ("relu", "gelu")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ class BlockConfig:
     activation: str = "relu"  # the paper's FFN uses ReLU; "gelu" is later practice (BERT, GPT)
     norm_first: bool = False  # False: post-LN as in the paper; True: pre-LN, a later change
     layer_norm_eps: float = 1e-5  # epsilon inside LayerNorm (torch's default)
+    # Changes made since 2017 (chapter 17); the defaults are the paper's.
+    norm: str = "layer"  # "layer": LayerNorm; "rms": RMSNorm (Zhang and Sennrich 2019)
+    n_kv_heads: int | None = None  # key/value heads; None: n_heads as in the paper; 1: multi-query attention
+    #                                (Shazeer 2019); in between: grouped-query attention (Ainslie et al. 2023)
+    attention_kernel: str = "ours"  # "ours": equation 1 as written in attention.py; "sdpa": torch's fused
+    #                                 F.scaled_dot_product_attention (the same result, no attention weights)
 
     def __new__(cls, *args, **kwargs):
         # A misspelt field names itself and the known ones, instead of dataclass's bare TypeError.
@@ -56,7 +64,17 @@ class BlockConfig:
         check_number(f"{type(self).__name__}.layer_norm_eps", self.layer_norm_eps, 0.0, low_open=True)
         check_bool(f"{type(self).__name__}.norm_first", self.norm_first)
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.attention_kernel not in KERNELS:
+            raise ValueError(f"attention_kernel must be one of {KERNELS}, got {self.attention_kernel!r}")
+        if self.n_kv_heads is not None:
+            check_int(f"{type(self).__name__}.n_kv_heads", self.n_kv_heads, 1, self.n_heads,
+                      " (None: one key/value head per query head, as in the paper)")
+            if self.n_heads % self.n_kv_heads:
+                raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads}): "
+                                 f"each key/value head serves the same number of query heads")
 
     @property
     def d_k(self) -> int:

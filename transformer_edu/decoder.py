@@ -21,10 +21,11 @@ class DecoderLayer(Block):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1, norm_first: bool = False,
                  activation: str = "relu", attention_dropout: float = 0.0, layer_norm_eps: float = 1e-5,
-                 ffn_dropout: float = 0.0):
+                 ffn_dropout: float = 0.0, **later):
+        """later: changes made since 2017 that Block takes (norm, n_kv_heads, attention_kernel)."""
         super().__init__(d_model, n_heads, d_ff, cross_attention=True, causal=True, dropout=dropout,
                          norm_first=norm_first, activation=activation, attention_dropout=attention_dropout,
-                         layer_norm_eps=layer_norm_eps, ffn_dropout=ffn_dropout)
+                         layer_norm_eps=layer_norm_eps, ffn_dropout=ffn_dropout, **later)
 
 
 class Decoder(Stack):
@@ -32,10 +33,12 @@ class Decoder(Stack):
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.1,
                  norm_first: bool = False, final_norm: bool = False, activation: str = "relu",
-                 attention_dropout: float = 0.0, layer_norm_eps: float = 1e-5, ffn_dropout: float = 0.0):
+                 attention_dropout: float = 0.0, layer_norm_eps: float = 1e-5, ffn_dropout: float = 0.0,
+                 **later):
         check_int("n_layers", n_layers)
         super().__init__([DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first, activation, attention_dropout,
-                                       layer_norm_eps, ffn_dropout) for _ in range(n_layers)], final_norm)
+                                       layer_norm_eps, ffn_dropout, **later) for _ in range(n_layers)],
+                         final_norm)
 
     def forward(self, y: Tensor, memory: Tensor, src_mask: Tensor | None = None, tgt_mask: Tensor | None = None,
                 cache: KVCache | None = None, return_attention: bool = False):

@@ -10,12 +10,24 @@ Used to prove that our from-scratch stacks compute exactly what torch's do. The 
     Encoder/Decoder final_norm             <->  nn.Transformer encoder.norm / decoder.norm
 nn.Transformer always ends each stack with a LayerNorm, so our stacks need final_norm=True to match it.
 Its boolean masks mean True = blocked, the opposite of ours (see masks.py).
+
+from_hf_bert builds our BERT (bert.py) from a Hugging Face BertModel or BertForMaskedLM, weights included
+(transformers is never imported here: the model is read through its attributes):
+    embeddings.word_embeddings, position_embeddings, token_type_embeddings, LayerNorm
+        <->  BERT embed, position (learned), token_type, embedding_norm
+    encoder.layer[i] attention.self.query/key/value, attention.output.dense, attention.output.LayerNorm,
+        intermediate.dense, output.dense, output.LayerNorm
+        <->  encoder.layers[i] self_attn.w_q/w_k/w_v, self_attn.w_o, self_attn_norm, feed_forward.w_1,
+             feed_forward.w_2, ff_norm (chapter 14's table)
+    cls.predictions.transform.dense, transform.LayerNorm, decoder (BertForMaskedLM only)
+        <->  head.dense, head.norm, head.output (its weight the token embedding, its bias BERT's)
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
+from .bert import BERT, BERTConfig
 from .config import TransformerConfig
 from .decoder import Decoder
 from .encoder import Encoder
@@ -28,6 +40,9 @@ def _attention_pairs(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) ->
     if ours.d_model != theirs.embed_dim or ours.n_heads != theirs.num_heads:
         raise ValueError(f"attention shapes differ: ours d_model={ours.d_model}, n_heads={ours.n_heads}; "
                          f"torch embed_dim={theirs.embed_dim}, num_heads={theirs.num_heads}")
+    if ours.n_kv_heads != ours.n_heads:
+        raise ValueError(f"nn.MultiheadAttention has one key/value head per query head; this attention has "
+                         f"n_kv_heads={ours.n_kv_heads} for n_heads={ours.n_heads} (grouped-query attention)")
     if theirs.in_proj_weight is None or theirs.in_proj_bias is None or ours.w_q.bias is None:
         raise ValueError("only attention with equal q/k/v sizes and biases (torch's default) can be copied")
     return [([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight], theirs.in_proj_weight),
@@ -124,3 +139,76 @@ def torch_transformer_like(config: TransformerConfig) -> nn.Transformer:
         layer_norm_eps=config.layer_norm_eps)
     transformer.encoder.enable_nested_tensor = transformer.encoder.use_nested_tensor = False
     return transformer
+
+
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_python": "gelu", "relu": "relu"}  # exact GELU (erf) and ReLU only
+
+
+def _hf_bert_parts(hf_model):
+    """(config, the BertModel, the MLM head or None) of a Hugging Face BertModel or BertForMaskedLM."""
+    config = getattr(hf_model, "config", None)
+    base = getattr(hf_model, "bert", hf_model)
+    if not (isinstance(hf_model, nn.Module) and getattr(config, "model_type", None) == "bert"
+            and hasattr(base, "embeddings") and hasattr(getattr(base, "encoder", None), "layer")):
+        raise ValueError(f"from_hf_bert needs a Hugging Face BertModel or BertForMaskedLM (model_type 'bert'), got "
+                         f"{type(hf_model).__name__} with model_type {getattr(config, 'model_type', None)!r}")
+    head = getattr(getattr(hf_model, "cls", None), "predictions", None)
+    return config, base, head
+
+
+def bert_config_from_hf(config, tied: bool = True) -> BERTConfig:
+    """Our BERTConfig for a Hugging Face BertConfig; ValueError for a setting our BERT does not compute."""
+    unsupported = []
+    if getattr(config, "position_embedding_type", None) not in (None, "absolute"):
+        unsupported.append(f"position_embedding_type {config.position_embedding_type!r} (ours: absolute)")
+    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+        unsupported.append("is_decoder / add_cross_attention (ours is an encoder only)")
+    if config.hidden_act not in HF_ACTIVATIONS:
+        unsupported.append(f"hidden_act {config.hidden_act!r} (ours: the exact {sorted(HF_ACTIVATIONS)}; "
+                           f"'gelu_new' and 'gelu_pytorch_tanh' are the tanh approximation)")
+    if unsupported:
+        raise ValueError("our BERT cannot compute this model: " + "; ".join(unsupported))
+    pad_id = 0 if config.pad_token_id is None else config.pad_token_id
+    return BERTConfig(vocab_size=config.vocab_size, d_model=config.hidden_size, n_heads=config.num_attention_heads,
+                      d_ff=config.intermediate_size, n_layers=config.num_hidden_layers,
+                      max_len=config.max_position_embeddings, pad_id=pad_id, positional="learned",
+                      share_embeddings=tied, dropout=config.hidden_dropout_prob,
+                      attention_dropout=config.attention_probs_dropout_prob,
+                      activation=HF_ACTIVATIONS[config.hidden_act], layer_norm_eps=config.layer_norm_eps,
+                      type_vocab_size=config.type_vocab_size, embedding_norm=True, scale_embeddings=False,
+                      head_transform=True, output_bias=True)
+
+
+def from_hf_bert(hf_model) -> BERT:
+    """Our BERT in eval mode, with every weight of a Hugging Face BertModel or BertForMaskedLM copied in.
+
+    encode() then gives the model's last_hidden_state, and for a BertForMaskedLM forward() gives its logits.
+    A BertModel (such as chapter 14's MiniLM) has no MLM head: ours is then left as initialised, so its
+    logits mean nothing until it is trained. The pooler (a dense layer and tanh on [CLS]) is not copied.
+    """
+    config, base, head = _hf_bert_parts(hf_model)
+    embeddings = base.embeddings
+    tied = head is None or head.decoder.weight is embeddings.word_embeddings.weight
+    ours = BERT(bert_config_from_hf(config, tied))
+    if len(ours.encoder.layers) != len(base.encoder.layer):
+        raise ValueError(f"the config says {len(ours.encoder.layers)} layers, the model holds "
+                         f"{len(base.encoder.layer)}")
+    pairs: list[Pair] = [([ours.embed.weight], embeddings.word_embeddings.weight),
+                         ([ours.position.table], embeddings.position_embeddings.weight),
+                         ([ours.token_type.weight], embeddings.token_type_embeddings.weight)]
+    pairs += _module_pairs(ours.embedding_norm, embeddings.LayerNorm)
+    for mine, theirs in zip(ours.encoder.layers, base.encoder.layer):
+        for a, b in [(mine.self_attn.w_q, theirs.attention.self.query), (mine.self_attn.w_k, theirs.attention.self.key),
+                     (mine.self_attn.w_v, theirs.attention.self.value), (mine.self_attn.w_o, theirs.attention.output.dense),
+                     (mine.self_attn_norm, theirs.attention.output.LayerNorm),
+                     (mine.feed_forward.w_1, theirs.intermediate.dense), (mine.feed_forward.w_2, theirs.output.dense),
+                     (mine.ff_norm, theirs.output.LayerNorm)]:
+            pairs += _module_pairs(a, b)
+    if head is not None:
+        pairs += _module_pairs(ours.head.dense, head.transform.dense) + _module_pairs(ours.head.norm,
+                                                                                      head.transform.LayerNorm)
+        bias = head.decoder.bias if head.decoder.bias is not None else head.bias
+        pairs += [([ours.head.output.bias], bias)] + ([] if tied else [([ours.head.output.weight], head.decoder.weight)])
+    ours = ours.to(embeddings.word_embeddings.weight.dtype)
+    _copy(pairs, to_torch=False)
+    return ours.eval()
