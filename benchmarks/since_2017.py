@@ -92,27 +92,20 @@ def run(config, train_ids, validation_ids, steps, seed, eval_every, peak_lr=1e-3
 
 
 def timing(names, vocab_size, train_ids, rounds, steps) -> dict[str, float]:
-    """Seconds per update for each row, median over rounds of `steps` updates each, rows alternating."""
-    models = {}
+    """Seconds per update for each row, median over rounds of `steps` updates each, rows alternating
+    (train's "train_seconds": the updates only)."""
+    runs = {}
     for name in names:
         torch.manual_seed(0)
         model = GPT(config_of(name, vocab_size))
-        models[name] = (model, *make_adamw(model))
-    generator = torch.Generator().manual_seed(0)
+        runs[name] = (model, *make_adamw(model))
     seconds = {name: [] for name in names}
     for _ in range(rounds + 1):  # the first round warms up and is dropped
         for name in names:
-            model, optimizer, scheduler = models[name]
-            start = time.perf_counter()
-            for _ in range(steps):
-                x, y = lm_batch(train_ids, BLOCK, BATCH, generator)
-                loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-            seconds[name].append((time.perf_counter() - start) / steps)
+            model, optimizer, scheduler = runs[name]
+            history = train(model, train_ids, steps=steps, batch_size=BATCH, block_size=BLOCK, smoothing=0.0,
+                            optimizer=optimizer, scheduler=scheduler, clip_grad_norm=1.0, progress=False)
+            seconds[name].append(history["train_seconds"][-1] / steps)
     return {name: statistics.median(values[1:]) for name, values in seconds.items()}
 
 
@@ -152,8 +145,8 @@ def main(argv=None) -> None:
         reach = budget / per_step[name]  # updates this row makes in the baseline's time
         steps = max(args.steps, -(-int(reach * 1.3) // args.eval_every) * args.eval_every)
         curves = [run(config, train_ids, validation_ids, steps, seed, args.eval_every) for seed in range(args.seeds)]
-        same_steps = [loss_at_step(c, args.steps) for c in curves]
-        same_time = [loss_at_step(c, reach) for c in curves]
+        same_steps = [None if c is None else loss_at_step(c, args.steps) for c in curves]  # None: diverged
+        same_time = [None if c is None else loss_at_step(c, reach) for c in curves]
         rows.append({"name": name, "change": VARIANTS[name][0], "reference": VARIANTS[name][1],
                      "parameters": count_parameters(GPT(config)),
                      "kv_cache_bytes_per_token": config.n_layers * 2 * (config.n_kv_heads or config.n_heads)
@@ -162,7 +155,7 @@ def main(argv=None) -> None:
                      "steps_in_budget": reach, "loss_same_steps": same_steps, "loss_same_time": same_time,
                      "curves": curves})
         print(f"{name:34s} {BATCH * BLOCK / per_step[name]:8.0f} tok/s  loss after {args.steps} steps "
-              f"{statistics.mean(same_steps):.3f}  at {budget:.0f} s {statistics.mean(same_time):.3f}", flush=True)
+              f"{same_steps}  at {budget:.0f} s {same_time}", flush=True)
     stability = []
     for name in ("2017 baseline", "pre-LN"):
         config = config_of(name, tokenizer.vocab_size)

@@ -319,7 +319,7 @@ def test_load_checkpoint_rebuilds_a_gpt_from_a_file_in_save_checkpoints_format(t
     (dict(n_layers=1.5), r"GPTConfig.n_layers must be an int >= 1, got 1.5"),
     (dict(max_len=True), r"GPTConfig.max_len must be an int >= 1, got True"),
     (dict(pad_id=64), r"GPTConfig.pad_id must be an int in \[0, 63\] \(an id of the vocabulary\), got 64"),
-    (dict(positional="rotary"), r"positional must be one of \('sinusoidal', 'learned'\), got 'rotary'"),
+    (dict(positional="rotary"), r"positional must be one of \('sinusoidal', 'learned', 'rope'\), got 'rotary'"),
     (dict(d_model=9, n_heads=3), r"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got 9"),
     (dict(share_embeddings=1), r"GPTConfig.share_embeddings must be True or False, got 1"),
     (dict(final_norm="yes"), r"GPTConfig.final_norm must be True or False, got 'yes'"),

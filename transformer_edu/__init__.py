@@ -12,7 +12,8 @@ from .decoding import DecodingStep, decode_step_by_step, greedy_decode, sample
 from .embeddings import TokenEmbedding
 from .encoder import Encoder, EncoderLayer
 from .evaluation import exact_match, held_out_evaluator, predict
-from .feed_forward import PositionwiseFeedForward
+from .feed_forward import PositionwiseFeedForward, SwiGLU
+from .gpt import GPT, GPTConfig, generate
 from .interop import (copy_attention_from_torch, copy_attention_to_torch, copy_stacks_from_torch,
                       copy_stacks_to_torch, torch_transformer_like)
 from .label_smoothing import LabelSmoothingLoss
@@ -20,8 +21,10 @@ from .kv_cache import AttentionCache, KVCache
 from .masks import causal_mask, padding_mask, target_mask, to_torch_convention
 from .model import Transformer, count_parameters
 from .multi_head_attention import MultiHeadAttention
+from .normalization import RMSNorm
 from .positional_encoding import LearnedPositionalEncoding, PositionalEncoding, sinusoidal_table
-from .protocol import Seq2SeqModel
+from .rotary import apply_rotary
+from .protocol import Model, Seq2SeqModel
 from .tokenizer import CharTokenizer, Tokenizer, WordTokenizer
 from .training import make_optimizer, noam_lr, train
 
@@ -37,5 +40,5 @@ __all__ = [
     "BPETokenizer", "CharTokenizer", "Tokenizer", "WordTokenizer", "Seq2SeqBatch", "build_tokenizers",
     "iterate_batches", "make_batch", "make_dataset", "LabelSmoothingLoss", "make_optimizer", "noam_lr", "train",
     "exact_match", "held_out_evaluator", "predict", "load_checkpoint", "save_checkpoint", "ablate_heads",
-    "head_ablation_scores",
+    "head_ablation_scores", "GPT", "GPTConfig", "generate", "Model", "RMSNorm", "SwiGLU", "apply_rotary",
 ]

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from .block import Block, Stack, check_cache
 from .checks import (check_bool, check_finite_output, check_int, check_number, check_positions, check_token_ids,
-                     checked_by, trusted)
+                     check_weights_computed, checked_by, trusted)
 from .config import PAD_ID, POSITIONAL_KINDS, BlockConfig
 from .decoding import inference, next_token_probabilities
 from .embeddings import TokenEmbedding
@@ -46,7 +46,7 @@ class GPTConfig(BlockConfig):
     n_layers: int = 6  # N, as in the paper's decoder; GPT-1 and GPT-2 small have 12
     max_len: int = 1024  # the context: the most tokens the model sees at once (GPT-1 512, GPT-2 1024)
     pad_id: int = PAD_ID  # fills a short sequence in a batch; the loss ignores it
-    positional: str = "sinusoidal"  # the 2017 paper's; "learned" is GPT-1's and GPT-2's
+    positional: str = "sinusoidal"  # the 2017 paper's; "learned" is GPT-1's and GPT-2's; "rope": rotary.py
     share_embeddings: bool = True  # output layer = token embedding, as in the paper (3.4) and GPT-1, GPT-2
     final_norm: bool = False  # a LayerNorm after the last block: GPT-2's, needed with pre-LN (norm_first)
 
@@ -55,8 +55,11 @@ class GPTConfig(BlockConfig):
         for name in ("vocab_size", "n_layers", "max_len"):
             check_int(f"GPTConfig.{name}", getattr(self, name))
         check_int("GPTConfig.pad_id", self.pad_id, 0, self.vocab_size - 1, " (an id of the vocabulary)")
-        if self.positional not in POSITIONAL_KINDS:
-            raise ValueError(f"positional must be one of {POSITIONAL_KINDS}, got {self.positional!r}")
+        if self.positional not in POSITIONAL_KINDS + ("rope",):
+            raise ValueError(f"positional must be one of {POSITIONAL_KINDS + ('rope',)}, got {self.positional!r}")
+        if self.positional == "rope" and self.d_k % 2:
+            raise ValueError(f"rotary positions rotate pairs of features, so d_k = d_model / n_heads must be even, "
+                             f"got {self.d_k}")
         if self.positional == "sinusoidal" and self.d_model % 2:
             raise ValueError(f"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got "
                              f"{self.d_model}")
@@ -89,8 +92,11 @@ class GPT(nn.Module):
             raise ValueError(f"GPT needs a GPTConfig, got {type(config).__name__}")
         c = self.config = config
         self.embed = TokenEmbedding(c.vocab_size, c.d_model)
-        self.position = PositionalEncoding(c.d_model, c.max_len, c.dropout, learned=c.positional == "learned")
-        self.decoder = Stack([Block(cross_attention=False, causal=True, **c.block_settings())
+        rotary = c.positional == "rope"  # rotary positions act inside every self-attention, none are added
+        self.position = None if rotary else PositionalEncoding(c.d_model, c.max_len, c.dropout,
+                                                               learned=c.positional == "learned")
+        self.embed_dropout = nn.Dropout(c.dropout) if rotary else None  # what PositionalEncoding drops otherwise
+        self.decoder = Stack([Block(cross_attention=False, causal=True, rotary=rotary, **c.block_settings())
                               for _ in range(c.n_layers)], final_norm=c.final_norm)
         for p in self.decoder.parameters():
             if p.dim() > 1:
@@ -109,7 +115,10 @@ class GPT(nn.Module):
         tokens only, at positions start = cache.length onwards, and attend to the cached ones too.
         """
         start = 0 if cache is None else cache.length
-        x = self.position(self.embed(ids), start=start)  # (B, T, D)
+        if self.position is not None:
+            x = self.position(self.embed(ids), start=start)  # (B, T, D)
+        else:  # rotary positions: added inside the attention
+            x = self.embed_dropout(self.embed(ids))  # (B, T, D)
         mask = causal_mask(start + ids.shape[1], ids.device)[:, :, start:]  # (1, 1, T, start + T)
         x, weights = self.decoder(x, mask, cache=cache, return_attention=True)  # (B, T, D)
         logits = self.output(x)  # (B, T, V)
@@ -125,6 +134,7 @@ class GPT(nn.Module):
         return {"decoder_self": [layer.self_attn for layer in self.decoder.layers]}
 
     def check_forward(self, ids, cache=None, return_attention=False) -> None:
+        check_weights_computed(self.config, return_attention)
         check_token_ids(ids, self.config.vocab_size, "ids")
         if cache is not None:
             check_cache(cache, ids.shape[0], None)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from .block import AttentionWeights, check_cache
 from .checks import (check_features, check_finite_output, check_mask, check_positions, check_real_tokens,
-                     check_token_ids, checked_by, weight_dtype)
+                     check_token_ids, check_weights_computed, checked_by, weight_dtype)
 from .config import TransformerConfig
 from .decoder import Decoder
 from .embeddings import TokenEmbedding
@@ -133,7 +133,7 @@ class Transformer(nn.Module):
 
     # --- input checks, once per entry point (checks.py) -----------------------------------------------------
     def check_forward(self, src_ids, tgt_ids, src_mask=None, tgt_mask=None, return_attention=False) -> None:
-        self.check_encode(src_ids, src_mask)
+        self.check_encode(src_ids, src_mask, return_attention)
         check_token_ids(tgt_ids, self.config.tgt_vocab_size, "tgt_ids")
         if src_ids.shape[0] != tgt_ids.shape[0]:
             raise ValueError(f"src_ids and tgt_ids must have the same batch size, got {src_ids.shape[0]} "
@@ -141,6 +141,7 @@ class Transformer(nn.Module):
         self.check_target(tgt_ids, src_ids.shape[1], src_mask, tgt_mask, start=0)
 
     def check_encode(self, src_ids, src_mask=None, return_attention=False) -> None:
+        check_weights_computed(self.config, return_attention)
         check_token_ids(src_ids, self.config.src_vocab_size, "src_ids")
         check_real_tokens(src_ids, self.config.pad_id, "src_ids")
         check_positions(0, src_ids.shape[1], self.config.max_len)
@@ -149,6 +150,7 @@ class Transformer(nn.Module):
                        "src_mask")
 
     def check_decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False):
+        check_weights_computed(self.config, return_attention)
         check_token_ids(tgt_ids, self.config.tgt_vocab_size, "tgt_ids")
         check_features(memory, self.config.d_model, "memory", weight_dtype(self), finite=True,
                        hint=" (the output of Transformer.encode)")
