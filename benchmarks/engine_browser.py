@@ -13,6 +13,13 @@ and engine.js with classic <script> tags, then Engine.loadModel(window.TE_MODELS
     thread: the engine has one too).
 Dates are fresh: make_dataset's held-out set for a seed other than the checkpoint's (0).
 
+Then the same for the GPT the live generation view runs (book/_static/live/shakespeare.js, chapter 15): its file
+size and load time, and Engine.generate's time per token, greedy, on prompts cut from the held-out text:
+  - within the context: a prompt of 12 tokens and 52 new ones (key/value cache, one new token per step);
+  - past the context: a prompt of max_len tokens and 20 new ones (the crop: every step runs the model on the
+    last max_len tokens again, as gpt.generate does);
+and torch's gpt.generate on the same prompts (batch 1, one thread). --gpt-prompts sets how many prompts.
+
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/engine_browser.py
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/engine_browser.py --dates 50 --loads 3
 """
@@ -36,6 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "book" / "_static" / "live" / "dates.js"
 ENGINE = ROOT / "transformer_edu" / "viz" / "views" / "engine.js"
 CHECKPOINT = ROOT / "transformer_edu" / "checkpoints" / "dates.pt"
+GPT_ASSET = ROOT / "book" / "_static" / "live" / "shakespeare.js"
+GPT_CHECKPOINT = ROOT / "transformer_edu" / "checkpoints" / "shakespeare.pt"
 CHROMIUM = os.environ.get("TE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]  # as tests/test_book_browser.py
@@ -68,6 +77,61 @@ TIME_JS = """([texts, warmup, method]) => {
 }"""
 
 
+# Greedy generation, one call per prompt after one warm-up call: milliseconds per new token.
+GPT_TIME_JS = """([prompts, n]) => {
+  const m = window.TE_MODEL, run = (ids) => Engine.generate(m, ids, {maxNewTokens: n, temperature: null});
+  run(prompts[0]);
+  return prompts.map((ids) => {
+    const start = performance.now();
+    const out = run(ids);
+    return {ms: (performance.now() - start) / n, ids: out.ids};
+  });
+}"""
+
+
+def gpt_rows(browser, page_file: Path, prompts: int, loads: int) -> list[tuple[str, str]]:
+    """The GPT's rows of the table (see the module docstring)."""
+    from transformer_edu.gpt import generate
+    from transformer_edu.lm_data import shakespeare_text, split_text
+
+    page_file.write_text(PAGE.format(asset=GPT_ASSET.as_uri(), engine=ENGINE.as_uri()).replace(
+        "TE_MODELS.dates", "TE_MODELS.shakespeare"), encoding="utf-8")
+    model, (tokenizer, _), _ = load_checkpoint(GPT_CHECKPOINT)
+    max_len = model.config.max_len
+    ids = tokenizer.encode(split_text(shakespeare_text())[1])
+    cases = {"within the context (12 + 52 tokens, cache)": (12, 52),
+             f"past the context ({max_len} + 20 tokens, crop)": (max_len, 20)}
+    times = []
+    for _ in range(loads):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(page_file.as_uri(), wait_until="load")
+        times.append(page.evaluate("window.teLoad"))
+        context.close()
+    rows = [("asset book/_static/live/shakespeare.js", f"{GPT_ASSET.stat().st_size:,} bytes"),
+            ("GPT: page start -> model ready (Engine.loadModel)", f"{statistics.median(t['ready'] for t in times):.0f} "
+             f"ms ({statistics.median(t['loadModel'] for t in times):.1f} ms)")]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(page_file.as_uri(), wait_until="load")
+    for label, (length, n) in cases.items():
+        chosen = [ids[1000 + 997 * i:1000 + 997 * i + length] for i in range(prompts)]
+        timed = page.evaluate(GPT_TIME_JS, [chosen, n])
+        torch_ms, same = [], 0
+        for prompt, page_run in zip(chosen, timed):
+            start = time.perf_counter()
+            out = generate(model, torch.tensor([prompt]), n, temperature=None)
+            torch_ms.append((time.perf_counter() - start) * 1e3 / n)
+            same += out[0].tolist() == page_run["ids"]
+        page_ms = [x["ms"] for x in timed]
+        rows.append((f"Engine.generate per token, {label}",
+                     f"median {statistics.median(page_ms):.1f} ms, p95 {percentile(page_ms, 95):.1f} ms"))
+        rows.append((f"torch gpt.generate per token, {label}",
+                     f"median {statistics.median(torch_ms):.2f} ms (same tokens: {same} of {len(chosen)})"))
+    context.close()
+    return rows
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100), linear between the closest ranks (numpy's default)."""
     ordered = sorted(values)
@@ -83,6 +147,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="dates run first, not timed")
     parser.add_argument("--loads", type=int, default=5, help="fresh pages for the load times (median reported)")
     parser.add_argument("--seed", type=int, default=7, help="make_dataset seed of the dates (the checkpoint's is 0)")
+    parser.add_argument("--gpt-prompts", type=int, default=10, help="prompts timed per GPT case (0: no GPT)")
     args = parser.parse_args()
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     if not executable:
@@ -112,10 +177,11 @@ def main() -> None:
         timed = {method: page.evaluate(TIME_JS, [texts, args.warmup, method])[args.warmup:]
                  for method in ("greedy", "beam")}
         context.close()
+        torch.set_num_threads(1)
+        gpt = gpt_rows(browser, page_file, args.gpt_prompts, args.loads) if args.gpt_prompts else []
         browser.close()
     shutil.rmtree(page_file.parent)
 
-    torch.set_num_threads(1)
     model, (src_tok, tgt_tok), _ = load_checkpoint(CHECKPOINT)
     torch_ms, same = [], 0
     for i, text in enumerate(texts):
@@ -137,6 +203,7 @@ def main() -> None:
                           ("Engine.beamSearch (beam 4) per date", [x["ms"] for x in timed["beam"]]),
                           ("torch greedy_decode per date (batch 1, 1 thread)", torch_ms)):
         rows.append((label, f"median {statistics.median(values):.1f} ms, p95 {percentile(values, 95):.1f} ms"))
+    rows += gpt
     width = max(len(label) for label, _ in rows)
     print(f"{'what':<{width}}  measured")
     print(f"{'-' * width}  {'-' * 36}")

@@ -36,7 +36,8 @@ import vendor_assets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIXES = (".ipynb", ".md")
-LIVE_ASSETS = ("dates",)  # checkpoints the live views run in the page: transformer_edu/checkpoints/<name>.pt
+# the checkpoints the live views run in the page, transformer_edu/checkpoints/<name>.pt: the date model, the GPT
+LIVE_ASSETS = ("dates", "shakespeare")
 
 
 def write_live_assets() -> None:

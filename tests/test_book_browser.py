@@ -283,6 +283,7 @@ INTERACT_JS = """([el, family, kind]) => {
       'live-attention': [['input[data-te-control=ablate]', 'click']],
       'live-decoding': [['input[data-te-control=text]', 'Sat 4 Jul 2026']],
       'token-journey': [['button[data-te-control=next]', 'click']],
+      'live-generation': [['button[data-te-control=generate]', 'click']],
     };
     for (const [selector, how] of documented[kind] || []) {
       const node = el.querySelector(selector);

@@ -15,6 +15,8 @@ from transformer_edu import Transformer, TransformerConfig
 from transformer_edu.checkpoint import OLD_NAMES, load_checkpoint, save_checkpoint, upgrade_names
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.data import build_tokenizers, make_dataset
+from transformer_edu.gpt import GPT, GPTConfig
+from transformer_edu.lm_data import encode_corpus, lm_loss, shakespeare_text, split_text
 from transformer_edu.tokenizer import CharTokenizer
 from transformer_edu.training import exact_match, predict
 
@@ -152,11 +154,11 @@ def saved_with(tmp_path, **changes):
     return tmp_path / "m.pt"
 
 
-@pytest.mark.parametrize("model_name", ["BERT", "", None])
+@pytest.mark.parametrize("model_name", ["LSTM", "", None])
 def test_a_file_for_an_unknown_model_class_is_refused_and_named(tmp_path, model_name):
     path = saved_with(tmp_path, model=model_name)
     with pytest.raises(ValueError, match=rf"checkpoint '.*m.pt' holds a {model_name!r}; this package rebuilds "
-                                         r"\['GPT', 'Transformer'\]"):
+                                         r"\['BERT', 'GPT', 'Transformer'\]"):
         load_checkpoint(path)
 
 
@@ -276,3 +278,35 @@ def test_shipped_dates_checkpoint_has_no_blind_spot_in_any_format_day_or_month()
     below = {key: f"{right[key]}/{total[key]}" for key in total if right[key] < 0.99 * total[key]}
     assert not below, f"slices below 99%: {below}"
     assert len(total) == 7 + 31 + 12
+
+
+# --- the shipped character-level GPT (chapter 15) -------------------------------------------------------
+
+SHIPPED_GPT = SHIPPED.with_name("shakespeare.pt")
+
+
+def test_shipped_gpt_checkpoint_loads_safely_with_its_tokenizer_and_config():
+    record = json.loads(SHIPPED_GPT.with_suffix(".json").read_text())
+    assert SHIPPED_GPT.stat().st_size < 5_000_000
+    torch.load(SHIPPED_GPT, weights_only=True)  # tensors and plain containers only
+    model, (tokenizer, same), extra = load_checkpoint(SHIPPED_GPT)
+    assert isinstance(model, GPT) and tokenizer == same and not model.training
+    assert model.config == GPTConfig.from_dict(record["config"]) and extra["steps"] == record["steps"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    train_text, validation_text = split_text(shakespeare_text())
+    assert tokenizer == CharTokenizer.train(train_text)  # rebuilt from the training part: the same ids
+    assert tokenizer.decode(tokenizer.encode(validation_text[:5000])) == validation_text[:5000]
+    assert record["n_validation_tokens"] == len(validation_text)
+
+
+def test_shipped_gpt_checkpoint_reaches_its_recorded_validation_loss():
+    """Every character of the first 65,536 of the validation text scored again (the whole text takes about a
+    minute): the recorded figure, and a loss below the 2.0 nats per character the book aims at."""
+    record = json.loads(SHIPPED_GPT.with_suffix(".json").read_text())
+    model, (tokenizer, _), _ = load_checkpoint(SHIPPED_GPT)
+    _, validation_text = split_text(shakespeare_text())
+    n_scored, recorded = record["validation_loss_first_tokens"]
+    ids = encode_corpus(validation_text[:n_scored + 1], tokenizer)
+    loss = lm_loss(model, ids, record["training"]["block_size"])
+    assert loss == pytest.approx(recorded, abs=1e-4)
+    assert record["validation_loss"] <= 2.0 and loss <= 2.0

@@ -12,13 +12,18 @@ make_dataset's held-out set for another seed, less any date of the checkpoint's)
     web_export.js_pattern writes for Python's \\d, \\s and \\w (code point by code point), decodeIds;
   - seeded sampling: reproducible, temperature and top-k limits, first-token frequencies over 2,000 seeds;
   - decoding with the engine's key/value cache, token by token, against decoding the whole prefix;
-  - the errors for bad inputs and options.
+  - the errors for bad inputs and options;
+  - other encoder-decoder configurations, freshly initialized (later options of chapter 17 included).
+The decoder-only GPT (gpt.py) on the shipped book/_static/live/shakespeare.js, in pages of its own: logits and
+attention weights on windows of the held-out text, greedy generation through the context crop, each sampling
+step's probabilities against decoding.next_token_probabilities, first-token frequencies, seeds, errors, and
+other GPT configurations (see the GPT section).
 A check sends all its inputs in one page.evaluate call per page and gets compact results back (largest
 differences, ids). The long ones split their dates between two pages, each in a renderer process of its own,
 to use both cores.
 
 Run: ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python -m pytest tests/test_engine_browser.py -q
-(about 45 s on 2 cores; -s prints the measured differences). Skip and failure conventions, browser and flags as
+(about two minutes on 2 cores; -s prints the measured differences). Skip and failure conventions, browser and flags as
 tests/test_book_browser.py; it needs no built book.
 """
 from __future__ import annotations
@@ -56,7 +61,7 @@ N_GREEDY, N_PARITY, N_BEAM, N_ABLATION = 1000, 250, 100, 100
 # Tolerances. Measured on this checkpoint (largest difference over the dates of each test, 2 December 2026):
 #   against torch in float32: logits 2.6e-6, encoder_self 7.9e-7, decoder_self 8.7e-7, cross 1.1e-6 (250 dates);
 #     logits with heads ablated up to 7.2e-6 (encoder head (1, 1), 100 dates); beam scores 1.3e-6;
-#   against the same weights run by torch in float64: at most 5.3e-15, for every kind.
+#   against the same weights run by torch in float64: at most 7.1e-15, for every kind.
 # The engine reads torch's float32 weights exactly and computes in float64 (unit roundoff 1.1e-16), torch in
 # float32 (unit roundoff 6e-8). Each logit and weight difference above equals, to two digits, the difference
 # between torch's own float32 and float64 runs: it is torch's rounding, accumulated over the sums of a forward
@@ -68,6 +73,12 @@ LOGITS_ATOL = 2e-5
 WEIGHTS_ATOL = 5e-6
 FLOAT64_ATOL = 1e-12  # against torch in float64: float64 rounding in a different order of summation
 SCORE_ATOL = 1e-5  # beam scores: sums of ~12 log-probabilities divided by lp(|Y|), each as exact as the logits
+# The Shakespeare GPT (4 layers, d_model 128, d_ff 512, windows of 64 tokens, logits up to about 20), measured on
+# its 40 windows: logits 1.6e-5, attention weights 1.9e-6 against torch in float32; 4.0e-14 and 6.9e-15 against
+# float64; each step's probabilities 1.3e-6. Tolerances keep a margin of 3x or more, as above.
+GPT_LOGITS_ATOL = 5e-5
+GPT_WEIGHTS_ATOL = 1e-5
+PROBS_ATOL = 1e-5  # a GPT step's probabilities (drawn and softmax)
 
 # Strings a reader may type: Unicode digits (Arabic-Indic, full-width), every odd space on which Python and
 # JavaScript disagree (U+0085, U+001C are spaces for Python only, U+FEFF for JavaScript only), markup, emoji
@@ -637,11 +648,14 @@ def test_errors_say_what_was_expected(page, ref):
          n_heads=2, n_encoder_layers=1, n_decoder_layers=3),
     dict(norm_first=False, final_norm=True, activation="relu", positional="sinusoidal", share_embeddings=False,
          n_heads=8, n_encoder_layers=3, n_decoder_layers=1),
-], ids=["pre-ln-gelu-learned-untied", "post-ln-final-norm-8-heads"])
+    dict(norm_first=True, final_norm=True, norm="rms", activation="swiglu", n_kv_heads=2, share_embeddings=False,
+         n_heads=4, n_encoder_layers=2, n_decoder_layers=2),
+], ids=["pre-ln-gelu-learned-untied", "post-ln-final-norm-8-heads", "rms-swiglu-grouped-query"])
 def test_other_configurations_match_torch(page, settings):
     """Any encoder-decoder model of the package, not only the date model: a freshly initialized one with the
     later options (pre-LN, a final LayerNorm, GELU, learned positions, untied embeddings, a character target
-    tokenizer), exported by browser_asset and loaded from the evaluated asset."""
+    tokenizer; RMSNorm, SwiGLU and grouped-query attention, in the cross-attention too), exported by
+    browser_asset and loaded from the evaluated asset."""
     from transformer_edu import Transformer, TransformerConfig
     from transformer_edu.data import build_tokenizers
     from transformer_edu.web_export import browser_asset
@@ -666,3 +680,323 @@ def test_other_configurations_match_torch(page, settings):
             want = model(torch.tensor([src]), torch.tensor([tgt]))[0]
             assert torch.tensor(got[i]["logits"], dtype=torch.float32).sub(want).abs().max() < 2e-5
             assert got[i]["greedy"] == greedy_decode(model, torch.tensor([src]), max_len=12)[0].tolist()
+
+
+# ---------------------------------------------------------------------------------------------- the GPT (gpt.py)
+# The decoder-only model the same engine runs: Engine.gptForward (GPT.forward) and Engine.generation / generate
+# (gpt.generate), on the shipped Shakespeare checkpoint, in pages of their own (GPT_ASSET loaded instead of the
+# dates). Inputs: windows of the validation text (the checkpoint's held-out part, lm_data.split_text) and prompts
+# cut from it. What is compared with torch: logits and attention weights (float32 and float64), greedy tokens
+# exactly (through the context crop, with and without the cache), each step's probabilities against
+# decoding.next_token_probabilities on the window the step saw, and, since the page's seeded generator is not
+# torch's, the frequencies of sampled tokens against torch's probabilities (chi-square).
+GPT_NAME = "shakespeare"
+GPT_ASSET = ROOT / "book" / "_static" / "live" / f"{GPT_NAME}.js"
+GPT_CHECKPOINT = ROOT / "transformer_edu" / "checkpoints" / f"{GPT_NAME}.pt"
+N_GPT_WINDOWS, N_GPT_PROMPTS, GPT_PAST = 40, 8, 8  # GPT_PAST: steps each run makes past the context
+# (temperature, top_k, top_p): the settings whose probabilities are compared step by step
+GPT_SETTINGS = [(1.0, None, None), (0.7, 10, None), (1.3, None, 0.9), (0.5, 5, 0.8), (2.0, 40, 0.95)]
+
+
+@pytest.fixture(scope="module")
+def gpt_ref():
+    """The GPT in Python, its tokenizer, validation windows and prompts (pieces of the held-out text)."""
+    from transformer_edu.lm_data import shakespeare_text, split_text
+
+    model, (tokenizer, _), _ = load_checkpoint(GPT_CHECKPOINT)
+    assert type(model).__name__ == "GPT"
+    _, validation = split_text(shakespeare_text())
+    ids = tokenizer.encode(validation)
+    n = model.config.max_len
+    windows = [ids[i * 997:i * 997 + n] for i in range(N_GPT_WINDOWS)]  # spread over the held-out text
+    lengths = [1, 5, 12, 30, n - 1, n, n + 1, 2 * n + 7]  # short, at the context's edge and past it
+    prompts = [ids[5000 + 311 * i:5000 + 311 * i + lengths[i % len(lengths)]] for i in range(N_GPT_PROMPTS)]
+    return {"model": model.eval(), "tokenizer": tokenizer, "windows": windows, "prompts": prompts}
+
+
+@pytest.fixture(scope="module")
+def gpt_pages(browser, tmp_path_factory):  # noqa: F811
+    """Two pages opened from file:// with the GPT asset and the engine (window.TE_MODEL), as `pages`."""
+    for path in (GPT_ASSET, ENGINE):
+        assert path.exists(), f"{path} is missing (the asset: `make book`)"
+    html = tmp_path_factory.mktemp("engine_gpt") / "engine.html"
+    html.write_text(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>engine parity, GPT</title>
+<script src="{GPT_ASSET.as_uri()}"></script>
+<script src="{ENGINE.as_uri()}"></script>
+<script>{PAGE_JS.replace("TE_MODELS.dates", f"TE_MODELS[{GPT_NAME!r}]")}</script>
+</head><body></body></html>
+""", encoding="utf-8")
+    opened = []
+    for _ in range(2):
+        context = browser.new_context()
+        page = context.new_page()
+        log = FileLog(page)
+        page.goto(html.as_uri(), wait_until="load")
+        assert page.evaluate("window.TE_MODEL.kind") == "GPT", "\n".join(log.errors) or "no model loaded"
+        opened.append((context, page, log))
+    yield [page for _, page, _ in opened]
+    for context, _, log in opened:
+        log.assert_clean()
+        assert {urlsplit(u).path for u in log.requests} == {p.as_posix() for p in (GPT_ASSET, ENGINE, html)}
+        context.close()
+
+
+def _gpt_greedy(model, prompt: list[int], n: int) -> list[int]:
+    from transformer_edu.gpt import generate
+    return generate(model, torch.tensor([prompt]), n, temperature=None)[0].tolist()
+
+
+def _past_context(model, prompt: list[int]) -> int:
+    """How many new tokens take a prompt GPT_PAST steps past the context (cropping costs the page a whole
+    window per step, so the runs stop soon after)."""
+    return max(0, model.config.max_len - len(prompt)) + GPT_PAST
+
+
+def test_gpt_logits_and_attention_match_torch(gpt_pages, gpt_ref):
+    """GPT.forward on whole windows of the held-out text (T = max_len): the logits and every layer's and head's
+    attention weights, against torch in float32 and in float64 (as test_logits_and_every_attention_weight_...);
+    and the same logits again token by token through the engine's key/value cache."""
+    model, windows = gpt_ref["model"], gpt_ref["windows"]
+    model64 = copy.deepcopy(model).double()
+    cases = []
+    for ids in windows:
+        x = torch.tensor([ids])
+        with torch.no_grad():
+            logits, weights = model(x, return_attention=True)
+            logits64, weights64 = model64(x, return_attention=True)
+        parts = [logits[0], torch.stack(weights.decoder_self, 1)[0]]  # (T, V), (N, H, T, T)
+        parts64 = [logits64[0], torch.stack(weights64.decoder_self, 1)[0]]
+        cases.append({"ids": ids, "ref": _b64(*parts), "ref64": _b64(*parts64), "sizes": [p.numel() for p in parts]})
+    got = _run(gpt_pages, """(cases) => {
+      const m = window.TE_MODEL, T = window.TE_TEST, kinds = ['logits', 'decoder_self'];
+      const acc = {float32: {}, float64: {}, cached: T.worst()};
+      kinds.forEach((k) => { acc.float32[k] = T.worst(); acc.float64[k] = T.worst(); });
+      cases.forEach((c) => {
+        const run = Engine.gptForward(m, c.ids);
+        const got = [T.flat(run.logits), T.flat(run.weights.decoder_self)];
+        const want = {float32: T.floats(c.ref), float64: T.doubles(c.ref64)};
+        let offset = 0;
+        kinds.forEach((k, i) => {
+          for (const type of ['float32', 'float64']) {
+            T.compare(acc[type][k], got[i], want[type].subarray(offset, offset + c.sizes[i]), {ids: c.ids, kind: k});
+          }
+          offset += c.sizes[i];
+        });
+        const cache = Engine.newCache();
+        c.ids.forEach((id, t) => T.compare(acc.cached, T.flat(Engine.gptForward(m, [id], {cache: cache}).logits),
+                                           T.flat([run.logits[t]]), {t: t}));
+      });
+      return [acc];
+    }""", cases)
+    n = sum(len(ids) for ids in windows)
+    expected = {"logits": n * model.config.vocab_size,
+                "decoder_self": sum(model.config.n_layers * model.config.n_heads * len(ids) ** 2 for ids in windows)}
+    for dtype, tolerances in (("float32", {"logits": GPT_LOGITS_ATOL, "decoder_self": GPT_WEIGHTS_ATOL}),
+                              ("float64", {"logits": FLOAT64_ATOL, "decoder_self": FLOAT64_ATOL})):
+        result = {kind: max((part[dtype][kind] for part in got), key=lambda acc: acc["max"]) for kind in tolerances}
+        print(f"GPT, torch {dtype}:", {kind: f"{acc['max']:.2e}" for kind, acc in result.items()})
+        for kind, acc in result.items():
+            assert sum(part[dtype][kind]["count"] for part in got) == expected[kind], kind
+            assert acc["max"] <= tolerances[kind], (f"{kind}: |engine - torch {dtype}| = {acc['max']:.3g} > "
+                                                    f"{tolerances[kind]:g} at {acc['at']}")
+    cached = max((part["cached"] for part in got), key=lambda acc: acc["max"])
+    print(f"GPT, cached step by step against the whole window: {cached['max']:.2e}")
+    assert sum(part["cached"]["count"] for part in got) == expected["logits"]
+    assert cached["max"] <= FLOAT64_ATOL, cached
+
+
+def test_gpt_greedy_generation_equals_gpt_generate(gpt_pages, gpt_ref):
+    """Greedy tokens exactly, after prompts of 1 to 2 max_len + 7 tokens, each run going GPT_PAST steps past the
+    context: the cache while the text fits, then the last max_len tokens at every step (the crop); without the
+    cache (useCache false, every step the whole text again) the same tokens."""
+    model, prompts = gpt_ref["model"], gpt_ref["prompts"]
+    cases = [[p, _past_context(model, p), i % 4 == 0] for i, p in enumerate(prompts)]  # a quarter without cache too
+    started = _start(gpt_pages, """(cases) => cases.map(([ids, n, nocache]) => {
+      const m = window.TE_MODEL, run = Engine.generate(m, ids, {maxNewTokens: n, temperature: null});
+      return {ids: run.ids, starts: run.steps.map((s) => s.start), text: Engine.decodeIds(m.tokenizers.tgt, run.ids),
+              nocache: nocache ? Engine.generate(m, ids, {maxNewTokens: n, temperature: null, useCache: false}).ids : null};
+    })""", cases)
+    want = [_gpt_greedy(model, p, n) for p, n, _ in cases]  # while the pages generate
+    got = [x for part in _collect(started) for x in part]
+    assert len(got) == len(prompts) == N_GPT_PROMPTS
+    assert sum(g["nocache"] is not None for g in got) == 2
+    for (prompt, n, _), g, w in zip(cases, got, want):
+        assert g["ids"] == w, f"prompt of {len(prompt)} tokens: engine and gpt.generate differ"
+        assert g["nocache"] in (None, w)
+        assert g["text"] == gpt_ref["tokenizer"].decode(w)
+        max_len = model.config.max_len  # the window of step t starts where the text exceeds the context
+        assert g["starts"] == [max(0, len(prompt) + t - max_len) for t in range(n)]
+        assert g["starts"][-1] > 0 and (len(prompt) >= max_len or g["starts"][0] == 0)
+
+
+def test_gpt_step_probabilities_equal_next_token_probabilities(gpt_pages, gpt_ref):
+    """For every step of seeded samples under each of GPT_SETTINGS: `drawn` (what the engine draws from)
+    equals decoding.next_token_probabilities of torch's logits on the window that step saw (temperature, top-k,
+    top-p), zeros in the same places, and `probs` equals softmax(logits)."""
+    from transformer_edu.decoding import next_token_probabilities
+
+    model, prompts = gpt_ref["model"], [gpt_ref["prompts"][i] for i in (0, 7)]  # 1 and 2 max_len + 7 tokens
+    cases = [[p, setting, seed, _past_context(model, p)] for p in prompts for seed, setting in enumerate(GPT_SETTINGS)]
+    got = _run(gpt_pages, """(cases) => cases.map(([ids, [t, k, p], seed, n]) => {
+      const run = Engine.generate(window.TE_MODEL, ids, {maxNewTokens: n, temperature: t, topK: k, topP: p, seed: seed});
+      return {ids: run.ids, steps: run.steps.map((s) => [s.start, Array.from(s.drawn), Array.from(s.probs), s.chosen])};
+    })""", cases)
+    worst, worst_probs, kept, differ = 0.0, 0.0, [], []
+    for (prompt, (temperature, top_k, top_p), _, _), g in zip(cases, got):
+        ids = g["ids"]
+        for t, (start, drawn, probs, chosen) in enumerate(g["steps"]):
+            window = torch.tensor([ids[start:len(prompt) + t]])
+            with torch.no_grad():
+                logits = model(window)[0, -1]  # (V,)
+            want = next_token_probabilities(logits, temperature, top_k, top_p)
+            drawn = torch.tensor(drawn, dtype=torch.float64)
+            worst = max(worst, float((drawn - want.double()).abs().max()))
+            worst_probs = max(worst_probs, float((torch.tensor(probs) - logits.double().softmax(-1)).abs().max()))
+            if not torch.equal(drawn > 0, want > 0):
+                differ.append((temperature, top_k, top_p, t))
+            kept.append(int((drawn > 0).sum()))
+            assert drawn[chosen] > 0 and ids[len(prompt) + t] == chosen
+    print(f"GPT step probabilities: max |engine - torch| {worst:.2e} (drawn), {worst_probs:.2e} (softmax); "
+          f"tokens kept per step {min(kept)} to {max(kept)}")
+    assert not differ, f"the kept tokens differ at {differ[:5]}"
+    assert worst <= PROBS_ATOL and worst_probs <= PROBS_ATOL
+    assert min(kept) == 1 and max(kept) == model.config.vocab_size  # the filters did cut (and did not)
+
+
+def test_gpt_first_sampled_token_follows_torchs_probabilities(gpt_pages, gpt_ref):
+    """Over 2,000 seeds, the engine's first sampled token (temperature 1.3, top-k 12, top-p 0.95) follows
+    next_token_probabilities in torch: chi-square at significance 1e-4, as
+    test_first_sampled_token_follows_torchs_probabilities (the seeds are fixed, so the outcome is too); a token
+    the filters removed is never drawn. (The filters' probabilities themselves: the test above.)"""
+    from transformer_edu.decoding import next_token_probabilities
+
+    temperature, top_k, top_p = 1.3, 12, 0.95
+    model, prompt, n = gpt_ref["model"], gpt_ref["prompts"][0], 2000  # one token: 2,000 short runs
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt[-model.config.max_len:]]))[0, -1].double()
+    probs = next_token_probabilities(logits, temperature, top_k, top_p).numpy()
+    assert 5 < (probs * n >= 5).sum() and probs.max() < 0.9, f"unsuited to this test: {np.sort(probs)[-8:]}"
+    assert 0 < (probs == 0).sum() and (probs > 0).sum() < top_k, "the filters should remove tokens here"
+    draws = _run(gpt_pages, """(seeds, [ids, t, k, p]) => seeds.map((seed) => Engine.generate(window.TE_MODEL, ids,
+      {maxNewTokens: 1, temperature: t, topK: k, topP: p, seed: seed}).ids.at(-1))""",
+                 list(range(n)), [prompt, temperature, top_k, top_p])
+    counts = np.bincount(draws, minlength=len(probs)).astype(float)
+    expected = probs * n
+    assert counts[expected == 0].sum() == 0, "a token with probability 0 was drawn"
+    big = expected >= 5
+    observed_cells = np.append(counts[big], counts[~big].sum())
+    expected_cells = np.append(expected[big], expected[~big].sum())
+    keep = expected_cells > 0
+    chi2 = float((((observed_cells - expected_cells) ** 2)[keep] / expected_cells[keep]).sum())
+    k = int(keep.sum()) - 1
+    critical = k * (1 - 2 / (9 * k) + 3.719 * math.sqrt(2 / (9 * k))) ** 3
+    print(f"GPT first token ({temperature}, {top_k}, {top_p}): chi-square {chi2:.1f}, {k} dof, critical {critical:.1f}")
+    assert chi2 < critical
+
+
+def test_gpt_seeded_sampling(gpt_pages, gpt_ref):
+    """The same seed gives the same text; other seeds other texts; temperature 1e-6, top-k 1 and a tiny top-p
+    each give greedy generation (at any temperature)."""
+    prompts, n = gpt_ref["prompts"][:3], 30
+    got = _run(gpt_pages, """(prompts, n) => prompts.map((ids) => {
+      const g = (o) => Engine.generate(window.TE_MODEL, ids, {maxNewTokens: n, ...o}).ids;
+      return {twice: [g({seed: 5, temperature: 1.5}), g({seed: 5, temperature: 1.5})],
+              seeds: [1, 2, 3, 4].map((seed) => g({seed: seed, temperature: 1.5})),
+              cold: g({temperature: 1e-6, seed: 3}), top1: g({topK: 1, temperature: 5, seed: 3}),
+              nucleus: g({topP: 1e-9, temperature: 5, seed: 3}), greedy: g({temperature: null})};
+    })""", prompts, n)
+    want = [_gpt_greedy(gpt_ref["model"], p, n) for p in prompts]
+    for g, w in zip(got, want):
+        assert g["twice"][0] == g["twice"][1] and len({tuple(x) for x in g["seeds"]}) >= 2
+        assert g["greedy"] == g["cold"] == g["top1"] == g["nucleus"] == w
+
+
+GPT_ERROR_CASES = {  # label -> (JavaScript call, with `m` the GPT, `ids` a prompt; the message expected)
+    "encode a GPT": ("Engine.encode(m, ids)", "encode runs a Transformer; this model is a GPT: use gptForward and generate"),
+    "greedyDecode a GPT": ("Engine.greedyDecode(m, ids)",
+                           "encode runs a Transformer; this model is a GPT: use gptForward and generate"),
+    "empty prompt": ("Engine.generate(m, [])", "the prompt is empty: it needs at least one token"),
+    "id outside": ("Engine.generate(m, [5, m.config.vocab_size])", "prompt id VOCAB is outside 0..LAST"),
+    "long input": ("Engine.gptForward(m, Array(MAXLEN + 1).fill(5))",
+                   "the input has MAXLEN1 tokens; this model has positions for at most MAXLEN"),
+    "long input, cached": ("(() => { const c = Engine.newCache(); Engine.gptForward(m, Array(MAXLEN).fill(5), {cache: c}); "
+                           "return Engine.gptForward(m, [5], {cache: c}); })()",
+                           "the input has MAXLEN1 tokens; this model has positions for at most MAXLEN"),
+    "maxNewTokens -1": ("Engine.generate(m, ids, {maxNewTokens: -1})", "maxNewTokens must be a whole number >= 0, got -1"),
+    "maxNewTokens 1.5": ("Engine.generate(m, ids, {maxNewTokens: 1.5})",
+                         "maxNewTokens must be a whole number >= 0, got 1.5"),
+    "temperature 0": ("Engine.generate(m, ids, {temperature: 0})", "temperature must be a number > 0, got 0"),
+    "topK 0": ("Engine.generate(m, ids, {topK: 0})", "topK must be a whole number from 1 to VOCAB, got 0"),
+    "topK 0, greedy": ("Engine.generate(m, ids, {topK: 0, temperature: null})",
+                       "topK must be a whole number from 1 to VOCAB, got 0"),
+    "topP 0": ("Engine.generate(m, ids, {topP: 0})", "topP must be a number in (0, 1], got 0"),
+    "topP 1.5": ("Engine.generate(m, ids, {topP: 1.5})", "topP must be a number in (0, 1], got 1.5"),
+    "topP NaN": ("Engine.generate(m, ids, {topP: NaN})", "topP must be a number in (0, 1], got NaN"),
+}
+
+
+def test_gpt_errors_say_what_was_expected(gpt_page_and_dates):
+    page, gpt, dates = gpt_page_and_dates
+    c = gpt.config
+    want = {label: message.replace("VOCAB", str(c.vocab_size)).replace("LAST", str(c.vocab_size - 1))
+            .replace("MAXLEN1", str(c.max_len + 1)).replace("MAXLEN", str(c.max_len))
+            for label, (_, message) in GPT_ERROR_CASES.items()}
+    calls = {label: call.replace("MAXLEN", str(c.max_len)) for label, (call, _) in GPT_ERROR_CASES.items()}
+    calls["Transformer: gptForward"] = "Engine.gptForward(d, [5])"
+    want["Transformer: gptForward"] = "gptForward runs a GPT; this model is a Transformer: use encode, decode and the " \
+                                      "decoding functions"
+    calls["Transformer: generate"] = "Engine.generate(d, [5])"
+    want["Transformer: generate"] = "generate runs a GPT; this model is a Transformer: use encode, decode and the " \
+                                    "decoding functions"
+    got = page.evaluate("""([cases, asset]) => {
+      const m = window.TE_MODEL, d = Engine.loadModel(asset), ids = [5, 6, 7], out = {};
+      for (const [label, call] of Object.entries(cases)) {
+        try { new Function('m', 'd', 'ids', 'Engine', `return ${call};`)(m, d, ids, Engine); out[label] = 'no error'; }
+        catch (e) { out[label] = (e instanceof Error ? '' : 'not an Error: ') + e.message; }
+      }
+      return out;
+    }""", [calls, dates])
+    assert got == want
+
+
+@pytest.fixture(scope="module")
+def gpt_page_and_dates(gpt_pages, gpt_ref):
+    from transformer_edu.web_export import browser_asset
+    dates_model, tokenizers, _ = load_checkpoint(CHECKPOINT)
+    return gpt_pages[0], gpt_ref["model"], browser_asset(dates_model, tokenizers, "dates")
+
+
+@pytest.mark.parametrize("settings", [
+    dict(norm_first=True, final_norm=True, activation="gelu", positional="sinusoidal", share_embeddings=False,
+         n_heads=2, n_layers=3),
+    dict(norm_first=False, final_norm=False, activation="relu", positional="learned", share_embeddings=True,
+         n_heads=8, n_layers=1, attention_kernel="sdpa"),
+    dict(norm_first=True, final_norm=True, norm="rms", activation="swiglu", n_kv_heads=2, positional="rope",
+         n_heads=4, n_layers=2),
+    dict(n_kv_heads=1, positional="rope", n_heads=4, n_layers=2),
+], ids=["pre-ln-gelu-sinusoidal-untied", "post-ln-learned-8-heads-sdpa", "rms-swiglu-grouped-query-rope",
+        "multi-query-rope"])
+def test_other_gpt_configurations_match_torch(page, settings):
+    """Any GPT of the package, freshly initialized, with a context of 16 so that 40 new tokens go past it
+    (the cache, then the crop): logits, and greedy generation equal to gpt.generate. Chapter 17's changes
+    too: RMSNorm, SwiGLU, grouped-query and multi-query attention, rotary positions."""
+    from transformer_edu.gpt import GPT, GPTConfig
+    from transformer_edu.tokenizer import CharTokenizer
+    from transformer_edu.web_export import browser_asset
+
+    torch.manual_seed(4)
+    tokenizer = CharTokenizer.train("To be, or not to be, that is the question.")
+    model = GPT(GPTConfig.small(vocab_size=tokenizer.vocab_size, d_model=32, d_ff=64, max_len=16,
+                                **settings)).eval()
+    prompts = [tokenizer.encode(t) for t in ("To be", "q", "that is the question, or not")]
+    got = page.evaluate("""([asset, prompts]) => {
+      const m = Engine.loadModel(asset);
+      return prompts.map((ids) => ({logits: Engine.gptForward(m, ids.slice(-16)).logits.map((r) => Array.from(r)),
+        greedy: Engine.generate(m, ids, {maxNewTokens: 40, temperature: null}).ids}));
+    }""", [browser_asset(model, (tokenizer, tokenizer), "variant"), prompts])
+    with torch.no_grad():
+        for prompt, g in zip(prompts, got):
+            want = model(torch.tensor([prompt[-16:]]))[0]
+            assert torch.tensor(g["logits"], dtype=torch.float32).sub(want).abs().max() < 2e-5
+            assert g["greedy"] == _gpt_greedy(model, prompt, 40)

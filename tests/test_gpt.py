@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_edu import (AttentionWeights, Block, CharTokenizer, KVCache, copy_attention_to_torch,
-                             count_parameters, load_checkpoint, save_checkpoint, sinusoidal_table,
-                             to_torch_convention)
+from transformer_edu import (AttentionWeights, Block, CharTokenizer, KVCache, PositionalEncoding, Stack,
+                             TokenEmbedding, copy_attention_to_torch, count_parameters, load_checkpoint,
+                             save_checkpoint, sinusoidal_table, to_torch_convention)
 from transformer_edu.checkpoint import MODELS
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.config import PAD_ID
@@ -47,6 +47,31 @@ def test_gpt1_sizes_give_its_parameter_count():
     with torch.device("meta"):  # sizes only: no memory, no time
         model = GPT(GPTConfig.gpt1())
     assert count_parameters(model) == 31_087_104 + 393_216 + 12 * 7_087_872 == 116_534_784
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(share_embeddings=False, positional="learned")])
+def test_initialisation_is_the_transformers_in_the_same_order(changes):
+    """GPT initialises as Transformer does (model.init_weights): layers' defaults, Xavier on every weight matrix
+    of the stack, then the output layer, tied to the embedding or drawn with std d_model^-0.5."""
+    config = GPTConfig.small(vocab_size=V, d_model=D, n_heads=H, d_ff=64, n_layers=N, max_len=16, **changes)
+    torch.manual_seed(0)
+    model = GPT(config)
+    torch.manual_seed(0)
+    embed = TokenEmbedding(V, D)
+    position = PositionalEncoding(D, 16, 0.0, learned=config.positional == "learned")
+    decoder = Stack([Block(cross_attention=False, causal=True, **config.block_settings()) for _ in range(N)])
+    for p in decoder.parameters():
+        if p.dim() > 1:
+            torch.nn.init.xavier_uniform_(p)
+    output = torch.nn.Linear(D, V, bias=False)
+    if config.share_embeddings:
+        output.weight = embed.weight
+    else:
+        torch.nn.init.normal_(output.weight, std=D ** -0.5)
+    for name, module in [("embed", embed), ("position", position), ("decoder", decoder), ("output", output)]:
+        ours = getattr(model, name).state_dict()
+        assert all(torch.equal(ours[key], value) for key, value in module.state_dict().items()), name
+    assert (model.output.weight is model.embed.weight) == config.share_embeddings
 
 
 def test_untied_output_adds_one_vocabulary_matrix():
@@ -309,6 +334,17 @@ def test_load_checkpoint_rebuilds_a_gpt_from_a_file_in_save_checkpoints_format(t
     payload["config"]["d_ff"] = 8  # weights made for d_ff = 32
     torch.save(payload, tmp_path / "gpt.pt")
     with pytest.raises(ValueError, match="the weights do not fit its config"):
+        load_checkpoint(tmp_path / "gpt.pt")
+
+
+def test_a_gpt_file_whose_tied_matrix_differs_under_its_two_names_is_refused(tmp_path):
+    model, tokenizer = gpt_and_tokenizer()
+    save_checkpoint(tmp_path / "gpt.pt", model, tokenizers=(tokenizer, tokenizer))
+    payload = torch.load(tmp_path / "gpt.pt", weights_only=True)
+    payload["state_dict"]["output.weight"] = payload["state_dict"]["output.weight"] + 1  # a second, other matrix
+    torch.save(payload, tmp_path / "gpt.pt")
+    with pytest.raises(ValueError, match=r"shares one embedding/output matrix, but the file holds different values "
+                                         r"under \('embed.table.weight', 'output.weight'\)"):
         load_checkpoint(tmp_path / "gpt.pt")
 
 

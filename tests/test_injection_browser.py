@@ -86,8 +86,8 @@ def _notebook() -> nbformat.NotebookNode:
         from transformer_edu.viz import plots
         from transformer_edu.viz.bertviz_views import head_view
         from transformer_edu.viz.views import (AttentionExplorer, DistributionExplorer, EmbeddingExplorer,
-                                               LayerStatisticsExplorer, LiveAttention, LiveDecoding, LiveTranslator,
-                                               MaskedAttentionExplorer, TokenExplorer, TokenJourney)
+                                               LayerStatisticsExplorer, LiveAttention, LiveDecoding, LiveGeneration,
+                                               LiveTranslator, MaskedAttentionExplorer, TokenExplorer, TokenJourney)
         from transformer_edu.viz.widgets import live_attention, live_tokenizer
 
         HOSTILE = {HOSTILE!r}
@@ -120,6 +120,7 @@ def _notebook() -> nbformat.NotebookNode:
         "LiveTranslator(HOSTILE[3], title=HOSTILE[4])",
         "LiveDecoding(HOSTILE[5], title=HOSTILE[6])",
         "TokenJourney(HOSTILE[7], title=HOSTILE[8])",
+        "LiveGeneration(HOSTILE[9], title=HOSTILE[10])",  # the GPT: a prompt of characters it has never seen
         """
         live_tokenizer({HOSTILE[13]: lambda text: [(p, i) for i, p in enumerate(text.split("|"))]}, "|".join(HOSTILE))
         """,
@@ -219,7 +220,7 @@ SHOWN_JS = """() => {
   return {
     te: [...document.querySelectorAll('[data-te-view]')].map(el => ({kind: el.dataset.teView, text: text(el),
       live: el.closest('.te-live') !== null,
-      typed: el.querySelector('input[data-te-control=text]') && el.querySelector('input[data-te-control=text]').value,
+      typed: el.querySelector('[data-te-control=text]') && el.querySelector('[data-te-control=text]').value,
       chips: [...el.querySelectorAll('[data-te-role=chip] .te-piece')].map(text),
       title: el.querySelector('.te-title') && text(el.querySelector('.te-title')),
       note: el.querySelector('.te-note') && text(el.querySelector('.te-note'))})),
@@ -257,12 +258,15 @@ def test_hostile_labels_are_text_in_every_view(browser, server):
         kinds = sorted(v["kind"] for v in shown["te"])
         assert kinds == sorted(["tokens", "attention", "masked-attention", "embedding", "distribution",
                                 "layer-statistics", "tokens", "live-attention", "live-translator", "live-decoding",
-                                "token-journey"]), f"views rendered: {kinds}"
+                                "token-journey", "live-generation"]), f"views rendered: {kinds}"
         uses = {"layer-statistics": HOSTILE[:13],  # the series (8), metric and axis names, title and note
+                # the live views: the title (and what the numbers were measured on)
                 "live-attention": HOSTILE[1:3], "live-translator": [HOSTILE[4]], "live-decoding": [HOSTILE[6]],
-                "token-journey": [HOSTILE[8]]}  # the title (and what the numbers were measured on)
+                "token-journey": [HOSTILE[8]], "live-generation": [HOSTILE[10]]}
         typed_in_page = [v["typed"] for v in shown["te"] if v["kind"].startswith(("live-", "token-journey"))]
-        assert typed_in_page == [HOSTILE[0], HOSTILE[3], HOSTILE[5], HOSTILE[7]], typed_in_page
+        assert typed_in_page == [HOSTILE[0], HOSTILE[3], HOSTILE[5], HOSTILE[7], HOSTILE[9]], typed_in_page
+        generation = next(v for v in shown["te"] if v["kind"] == "live-generation")
+        assert "Not in the model's vocabulary" in generation["text"]  # the GPT refuses characters it never saw
         for view in shown["te"]:
             if view["live"]:
                 continue

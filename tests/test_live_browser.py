@@ -3,13 +3,15 @@
 Each test opens a built page in headless Chromium, types into a view as a reader would, and compares what the
 view shows with what the Python package computes for the same input (greedy decoding, beam search, head
 ablation). Also: bad input gets a message, hostile text stays text, the pages work from file://, and only
-pages with a live view load the model's asset. The engine itself is checked number by number against torch
+pages with a live view load the model's asset. Chapter 15's LiveGeneration (the GPT) is checked in a page of its
+own, so it needs no built book (see its section). The engine itself is checked number by number against torch
 in test_engine_browser.py; the other checks every page gets (offline, sub-path, dark theme) are in
 test_book_browser.py.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -207,3 +209,226 @@ def test_translator_shapes_and_the_journey_keys(browser, servers, dates_model): 
         second = _text(journey, "step-name")
         page.keyboard.press("ArrowLeft")
         assert second != first and _text(journey, "step-name") == first
+
+
+# ---------------------------------------------------------------------------------------------- LiveGeneration
+# The view in a page of its own, opened from file:// (no built book needed): the view's module (its `export`
+# dropped, so a classic script, which a file:// page may run), the live views' CSS, the shipped GPT asset, and a
+# stand-in for the widget that hands the view its data. What the view shows is compared with gpt.generate and
+# decoding.next_token_probabilities; the keyboard drives it; hostile prompts stay text; both themes are legible.
+
+GENERATION_NAME = "shakespeare"
+GENERATION_ASSET = Path(__file__).resolve().parents[1] / "book" / "_static" / "live" / f"{GENERATION_NAME}.js"
+GENERATION_CHECKPOINT = CHECKPOINTS / f"{GENERATION_NAME}.pt"
+GENERATION_PAGE = """<!doctype html>
+<html{theme}><head><meta charset="utf-8"><title>LiveGeneration</title>
+<style>{css} body {{ background: {background}; margin: 8px; }}</style>
+<script src="{asset}"></script>
+<script>{module}
+window.teRender = (data) => {{
+  const el = document.createElement('div');
+  document.body.appendChild(el);
+  const widget = {{ get: () => data, on() {{}}, off() {{}}, send() {{}} }};
+  render({{ model: widget, el: el }});
+}};
+</script></head><body></body></html>
+"""
+# every element that shows text, against the first opaque background behind it: WCAG contrast >= 4.5 : 1
+TEXT_CONTRAST_JS = """(root) => {
+  const parse = (c) => { const m = /rgba?\\(([^)]+)\\)/.exec(c); if (!m) return null;
+    const v = m[1].split(',').map(Number); return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
+  const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  const lum = ({r, g, b}) => 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  const background = (el) => { for (let n = el; n; n = n.parentElement) {
+    const c = parse(getComputedStyle(n).backgroundColor); if (c && c.a > 0.5) return c; }
+    return {r: 255, g: 255, b: 255, a: 1}; };
+  const low = [];
+  for (const el of root.querySelectorAll('*')) {
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (el.closest('svg') && el.tagName !== 'text') continue;
+    const style = getComputedStyle(el);
+    const fill = el.tagName === 'text' ? parse(style.fill) : null;
+    const fg = fill || parse(style.color), bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < 4.5) low.push(el.tagName + ' "' + el.textContent.slice(0, 30) + '": ' + ratio.toFixed(2));
+  }
+  return low;
+}"""
+
+
+class _FileLog(PageLog):
+    """PageLog for a page opened from file://: files on this machine are local too; anything else is refused."""
+
+    def _local(self, url: str) -> bool:
+        return urlsplit(url).scheme == "file" or super()._local(url)
+
+
+@pytest.fixture(scope="module")
+def gpt_model():
+    model, (tokenizer, _), _ = load_checkpoint(GENERATION_CHECKPOINT)
+    return model, tokenizer
+
+
+def _generation_data(**changes) -> dict:
+    from transformer_edu.viz.views.live import GENERATION_MAX
+    data = {"asset": GENERATION_NAME, "text": "**ROMEO**  \n", "title": "Live generation", "max_chars": 200,
+            "label": "Prompt:", "temperature": None, "top_k": None, "top_p": None, "seed": 0, "max_new_tokens": 30,
+            "generation_max": GENERATION_MAX}
+    return {**data, **changes}
+
+
+@contextmanager
+def _generation_page(browser, tmp_path, data: dict, dark: bool = False):  # noqa: F811
+    """(page, view, log): the view rendered with `data` in a page opened from file://, its first run done."""
+    from transformer_edu.viz.views.live import LiveGeneration
+
+    assert GENERATION_ASSET.exists(), f"{GENERATION_ASSET} is missing: `make book` writes it"
+    html = tmp_path / f"generation{'-dark' if dark else ''}.html"
+    html.write_text(GENERATION_PAGE.format(
+        theme=' data-theme="dark"' if dark else "", background="#121212" if dark else "#ffffff",
+        css=LiveGeneration._css, asset=GENERATION_ASSET.as_uri(),
+        module=LiveGeneration._esm.replace("export default { render };", "")), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    log = _FileLog(page)
+    try:
+        page.goto(html.as_uri(), wait_until="load")
+        page.evaluate("(data) => window.teRender(data)", data)
+        view = page.locator("[data-te-view=live-generation]").first
+        _wait_generated(view)
+        yield page, view, log
+        assert all(urlsplit(u).scheme in ("file", "data", "blob") for u in log.requests), log.requests
+        log.assert_clean()
+    finally:
+        context.close()
+
+
+def _wait_generated(view) -> None:
+    view.locator("[data-te-role=status][data-te-state=done]").wait_for(timeout=120_000)
+
+
+def _generated(view) -> str:
+    return view.locator("[data-te-role=output]").text_content()
+
+
+def _python_generation(gpt_model, prompt: str, n: int) -> str:
+    from transformer_edu.gpt import generate
+    model, tokenizer = gpt_model
+    return tokenizer.decode(generate(model, torch.tensor([tokenizer.encode(prompt)]), n, temperature=None)[0])
+
+
+def test_generation_view_writes_what_gpt_generate_writes(browser, tmp_path, gpt_model):  # noqa: F811
+    """Greedy generation past the context (the default prompt + 70 tokens > max_len), shown in the page as
+    gpt.generate writes it; then the keyboard: Ctrl+Enter in the prompt box runs a new prompt, the Generate
+    button runs on Enter, and the arrow keys on the step slider walk the steps."""
+    model, _ = gpt_model
+    data = _generation_data(max_new_tokens=70)
+    with _generation_page(browser, tmp_path, data) as (page, view, log):
+        assert _generated(view) == _python_generation(gpt_model, data["text"], 70)
+        assert view.locator("[data-te-role=status]").text_content().startswith("Generated 70 tokens in ")
+        box = view.locator("[data-te-control=text]")
+        box.fill("JULIET")
+        assert "press Generate" in view.locator("[data-te-role=status]").text_content()
+        box.press("Control+Enter")
+        _wait_generated(view)
+        assert _generated(view) == _python_generation(gpt_model, "JULIET", 70)
+        view.locator("[data-te-control=tokens]").fill("12")
+        view.locator("[data-te-control=generate]").focus()
+        page.keyboard.press("Enter")
+        _wait_generated(view)
+        assert _generated(view) == _python_generation(gpt_model, "JULIET", 12)
+        slider = view.locator("input[data-te-control=step]")
+        slider.focus()
+        page.keyboard.press("End")
+        assert view.locator("[data-te-role=step]").text_content().startswith("Step 12: the model sees 17 tokens")
+        page.keyboard.press("ArrowLeft")
+        assert view.locator("[data-te-role=step]").text_content().startswith("Step 11: ")
+        assert view.locator(".te-generation-current").get_attribute("data-te-step") == "11"
+
+
+def test_generation_view_shows_next_token_probabilities(browser, tmp_path, gpt_model):  # noqa: F811
+    """At every step of a seeded sample with temperature, top-k and top-p, past the context, the bars show
+    decoding.next_token_probabilities of torch's logits on the window of that step, and the chosen token."""
+    from transformer_edu.decoding import next_token_probabilities
+
+    model, tokenizer = gpt_model
+    data = _generation_data(temperature=0.7, top_k=20, top_p=0.9, seed=3, max_new_tokens=70)
+    prompt = tokenizer.encode(data["text"])
+    with _generation_page(browser, tmp_path, data) as (page, view, log):
+        slider = view.locator("input[data-te-control=step]")
+        text = _generated(view)
+        ids = tokenizer.encode(text)
+        assert ids[:len(prompt)] == prompt and len(ids) == len(prompt) + 70
+        worst = 0.0
+        for k in (1, 2, 40, 60, 70):
+            slider.fill(str(k))
+            slider.dispatch_event("input")
+            bars = view.locator("[data-te-role=step] rect[data-te-role=bar]")
+            shown = {int(b.get_attribute("data-te-token")): (float(b.get_attribute("data-te-p")),
+                                                            b.get_attribute("data-te-chosen") == "true")
+                     for b in bars.all()}
+            end = len(prompt) + k - 1
+            window = ids[max(0, end - model.config.max_len):end]
+            with torch.no_grad():
+                want = next_token_probabilities(model(torch.tensor([window]))[0, -1], 0.7, 20, 0.9).double()
+            top = [i for i in want.argsort(descending=True)[:5].tolist() if want[i] > 0]  # (the filters cut)
+            assert set(top) <= set(shown), (k, top, shown)
+            worst = max(worst, *(abs(p - float(want[i])) for i, (p, _) in shown.items()))
+            assert [i for i, (_, chosen) in shown.items() if chosen] == [ids[end]]
+            context = view.locator("[data-te-role=context]").text_content()
+            assert context == ("\u2026" if end > model.config.max_len else "") + tokenizer.decode(window)
+        assert worst < 1e-5, worst
+
+
+def test_generation_view_samples_reproducibly(browser, tmp_path):  # noqa: F811
+    data = _generation_data(temperature=1.0, seed=0, max_new_tokens=20)
+    with _generation_page(browser, tmp_path, data) as (page, view, log):
+        first = _generated(view)
+        seed = view.locator("input[data-te-control=seed]")
+        outputs = []
+        for value in ("5", "0"):
+            seed.fill(value)
+            seed.press("Enter")
+            _wait_generated(view)
+            outputs.append(_generated(view))
+        assert outputs[1] == first != outputs[0], "the same seed gave another text (or another seed the same)"
+        view.locator("input[data-te-control=temperature]").fill("0")  # the slider's first position: greedy
+        view.locator("input[data-te-control=temperature]").dispatch_event("input")
+        assert view.locator("select[data-te-control=top-k]").is_disabled()  # greedy ignores top-k and top-p
+        view.locator("[data-te-control=generate]").click()
+        _wait_generated(view)
+        assert "greedy" in view.locator("[data-te-role=status]").text_content()
+
+
+def test_generation_view_refuses_bad_prompts_as_text(browser, tmp_path):  # noqa: F811
+    with _generation_page(browser, tmp_path, _generation_data(max_new_tokens=5)) as (page, view, log):
+        box = view.locator("[data-te-control=text]")
+        for text, expected in [("", "Type a prompt"), (HOSTILE, "Not in the model's vocabulary: \u201c<\u201d"),
+                               ("caf\u00e9", "\u201c\u00e9\u201d"), ("\u2603", "Not in the model's vocabulary")]:
+            box.fill(text)
+            message = view.locator("[data-te-role=message]").text_content()
+            assert expected in message, (text, message)
+            assert view.locator(".te-live-area").is_hidden()
+            view.locator("[data-te-control=generate]").click()  # nothing to run: the message stays
+            assert view.locator("[data-te-role=message]").text_content() == message
+        assert page.locator("img").count() == 0 and not log.dialogs
+        box.fill("ROMEO" * 30)  # longer than the context: a note, and it runs
+        assert "the model sees only the last" in view.locator("[data-te-role=message]").text_content()
+        view.locator("[data-te-control=generate]").click()
+        _wait_generated(view)
+        assert _generated(view).startswith("ROMEO" * 30)
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_generation_view_is_legible_in_both_themes(browser, tmp_path, dark):  # noqa: F811
+    with _generation_page(browser, tmp_path, _generation_data(max_new_tokens=8), dark=dark) as (page, view, log):
+        assert page.evaluate(TEXT_CONTRAST_JS, view.element_handle()) == []
+        page.screenshot(path=str(tmp_path / "generation.png"))
+
+
+def test_generation_asset_is_within_its_budget():
+    """The GPT's file is the largest the book loads (812,544 float32 weights, base64): 5 MB at most. (Only the
+    pages with a LiveGeneration view load it, once, as the date model's file above.)"""
+    size = GENERATION_ASSET.stat().st_size
+    assert size < 5_000_000, f"{GENERATION_ASSET.name}: {size:,} bytes, over the 5 MB budget"

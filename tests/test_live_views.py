@@ -385,3 +385,164 @@ def test_a_live_view_sends_the_model_when_the_page_asks(monkeypatch):
     view._handle_custom_msg({"request": "asset", "name": "dates"}, [])
     model, tokenizers, _ = load_checkpoint(CHECKPOINTS / "dates.pt")
     assert sent == [{"asset_for": "dates", "asset": browser_asset(model, tokenizers, "dates")}]
+
+
+# ---------------------------------------------------------------------------------------------- LiveGeneration
+# (view_live_generation.js): a GPT checkpoint continues a prompt in the page, step by step.
+
+GENERATION_DEFAULTS = {"asset": "shakespeare", "text": "**ROMEO**  \n", "title": None, "max_chars": 200,
+                       "label": "Prompt:", "temperature": 0.8, "top_k": None, "top_p": None, "seed": 0,
+                       "max_new_tokens": 120, "generation_max": 300}
+
+
+@pytest.fixture
+def gpt_checkpoint():
+    """The shipped GPT checkpoint (shakespeare.pt, `make gpt-checkpoint`): the view's default asset."""
+    from transformer_edu.viz.views.live import CHECKPOINTS
+    path = CHECKPOINTS / "shakespeare.pt"
+    assert path.exists(), f"{path} is missing: `make gpt-checkpoint` writes it"
+    return path
+
+
+def test_live_generation_construction_and_defaults(gpt_checkpoint):
+    from transformer_edu.viz.views.live import GENERATION_MAX, LiveGeneration, LiveView
+
+    view = LiveGeneration()
+    assert isinstance(view, LiveView) and view.data == GENERATION_DEFAULTS
+    assert GENERATION_MAX == GENERATION_DEFAULTS["generation_max"]
+    code = view._esm
+    assert code.rstrip().endswith("export default { render };")
+    assert code.count("const Engine = ") == 1 and code.count("function liveFrame(") == 1
+    assert 'liveFrame(el, widget, "live-generation"' in code
+    own = (DECODING_JS / "view_live_generation.js").read_text(encoding="utf-8")
+    assert "http" not in own and "import" not in own
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in code, sink
+    for hook in ('"temperature"', '"top-k"', '"top-p"', '"seed"', '"tokens"', '"data-te-control": "generate"',
+                 '"step"', '"data-te-role": "output"', '"data-te-role": "status"', '"data-te-role": "context"',
+                 '"data-te-role": "bar"', '"data-te-chosen"', "ctrlKey", "metaKey"):
+        assert hook in own, hook
+    # the engine generates: no copy of its loop, its filters or its generator in the view
+    for gone in ("gptForward", "randomGenerator", "nextTokenProbabilities", "topKFilter", "topPFilter", "newCache"):
+        assert gone not in own, gone
+    assert "Engine.generation(" in own and ".te-generation-output" in view._css
+
+
+def test_live_generation_keeps_every_setting(gpt_checkpoint):
+    from transformer_edu.viz.views.live import LiveGeneration
+
+    xss = "<img src=x onerror=alert(1)>"
+    view = LiveGeneration(xss, temperature=None, top_k=5, top_p=0.9, seed=2 ** 32 - 1, max_new_tokens=300,
+                          title="Write on")
+    assert view.data == {**GENERATION_DEFAULTS, "text": xss, "temperature": None, "top_k": 5, "top_p": 0.9,
+                         "seed": 2 ** 32 - 1, "max_new_tokens": 300, "title": "Write on"}
+    assert json.loads(json.dumps(view.data)) == view.data
+    view.update("", temperature=2, top_p=1)  # an empty box is allowed: the page says what to type
+    assert view.data == {**GENERATION_DEFAULTS, "text": "", "temperature": 2.0, "top_p": 1.0}
+    assert isinstance(view.data["temperature"], float) and isinstance(view.data["top_p"], float)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"asset": "nope"}, r"asset must name a checkpoint in checkpoints/"),
+    ({"asset": "dates"}, r"LiveGeneration runs a decoder-only language model \(a GPT checkpoint\); 'dates' holds a "
+                         r"Transformer"),
+    ({"text": 3}, r"text must be a str, got int"),
+    ({"text": "x" * 201}, r"text must have at most 200 characters"),
+    ({"temperature": 0}, r"temperature \(None decodes greedily\) must be a finite number > 0, got 0"),
+    ({"temperature": float("inf")}, r"temperature \(None decodes greedily\) must be a finite number > 0, got inf"),
+    ({"temperature": "0.8"}, r"temperature .* got '0.8'"),
+    ({"top_k": 0}, r"top_k must be an int in \[1, \d+\] \(None keeps the whole vocabulary\), got 0"),
+    ({"top_k": 10 ** 6}, r"top_k must be an int in \[1, \d+\]"),
+    ({"top_k": 2.0}, r"top_k must be an int .* got 2.0"),
+    ({"top_p": 0}, r"top_p \(None keeps the whole vocabulary\) must be a finite number > 0 and <= 1, got 0"),
+    ({"top_p": 1.5}, r"top_p .* got 1.5"),
+    ({"top_p": float("nan")}, r"top_p .* got nan"),
+    ({"seed": -1}, r"seed must be an int in \[0, 4294967295\] \(the page's generator takes 32-bit seeds\)"),
+    ({"seed": 2 ** 32}, r"seed must be an int in \[0, 4294967295\]"),
+    ({"max_new_tokens": 0}, r"max_new_tokens must be an int in \[1, 300\] \(the view's limit\), got 0"),
+    ({"max_new_tokens": 301}, r"max_new_tokens must be an int in \[1, 300\]"),
+    ({"max_new_tokens": True}, r"max_new_tokens must be an int in \[1, 300\].*got True"),
+    ({"title": 5}, r"title must be a str, got int"),
+])
+def test_live_generation_rejects_every_bad_argument(gpt_checkpoint, kwargs, message):
+    from transformer_edu.viz.views.live import LiveGeneration
+
+    with pytest.raises(ValueError, match=message):
+        LiveGeneration(**kwargs)
+    view = LiveGeneration()
+    with pytest.raises(ValueError, match=message):  # update checks the same way and keeps the old data
+        view.update(**kwargs)
+    assert view.data == GENERATION_DEFAULTS
+
+
+def test_live_generation_repr_is_stable(gpt_checkpoint):
+    from transformer_edu.viz.views.live import LiveGeneration
+
+    expected = ("LiveGeneration(asset='shakespeare', text='**ROMEO**  \\n', temperature=0.8, top_k=None, top_p=None, "
+                "seed=0, max_new_tokens=120)")
+    assert repr(LiveGeneration()) == repr(LiveGeneration()) == expected
+    view = LiveGeneration("JULIET:", temperature=None, top_k=3, top_p=0.5, seed=7, max_new_tokens=40, title="t")
+    assert repr(view) == ("LiveGeneration(asset='shakespeare', text='JULIET:', temperature=None, top_k=3, top_p=0.5, "
+                          "seed=7, max_new_tokens=40)")
+
+
+def test_live_generation_sends_the_gpt_when_the_page_asks(gpt_checkpoint, monkeypatch):
+    """In JupyterLab the view gets the same asset as the book's file, from the kernel."""
+    from transformer_edu.checkpoint import load_checkpoint
+    from transformer_edu.viz.views.live import LiveGeneration
+    from transformer_edu.web_export import browser_asset
+
+    view = LiveGeneration()
+    sent = []
+    monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append(content))
+    view._handle_custom_msg({"request": "asset", "name": "shakespeare"}, [])
+    model, tokenizers, _ = load_checkpoint(gpt_checkpoint)
+    assert sent == [{"asset_for": "shakespeare", "asset": browser_asset(model, tokenizers, "shakespeare")}]
+    assert sent[0]["asset"]["model"] == "GPT"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the views' JavaScript")
+def test_live_generation_prompt_messages_and_tokens(gpt_checkpoint, tmp_path):
+    """The prompt box's checks (promptFor, in node): the messages for an empty prompt, characters outside the
+    vocabulary (hostile markup among them) and a prompt too long for the box, the note for a prompt longer than
+    the context; a good prompt's ids are the tokenizer's; and the greedy tokens the view shows (Engine.generation,
+    step by step) are gpt.generate's."""
+    from transformer_edu import load_checkpoint
+    from transformer_edu.gpt import generate
+    from transformer_edu.web_export import browser_asset
+
+    model, tokenizers, _ = load_checkpoint(gpt_checkpoint)
+    n = model.config.max_len
+    texts = ["", "<img src=x onerror=alert(1)>", "caf\u00e9 \u00e9\u00e9 \u2603", "x" * 201, "ROMEO" * 20,
+             "**ROMEO**  \n", "\n"]
+    code = "\n".join((DECODING_JS / name).read_text(encoding="utf-8")
+                     for name in ("view_common.js", "engine.js", "view_live.js", "view_live_generation.js"))
+    script = code + f"""
+const model = Engine.loadModel({json.dumps(browser_asset(model, tokenizers, "shakespeare"))});
+const out = {json.dumps(texts)}.map((text) => {{
+  try {{
+    const p = promptFor(model, text, 200), n = Math.max(0, {n} - p.ids.length) + 4; // 4 steps past the context
+    return {{ ids: p.ids, note: p.note, greedy: [...Engine.generation(model, p.ids, {{ maxNewTokens: n,
+      temperature: null }})].map((s) => s.chosen) }};
+  }} catch (e) {{ return {{ error: e.message }}; }}
+}});
+console.log(JSON.stringify(out));"""
+    path = tmp_path / "generation.mjs"
+    path.write_text(script, encoding="utf-8")
+    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got[0] == {"error": "Type a prompt such as \u201c**ROMEO**\u201d and a line break."}
+    unknown = [c for c in dict.fromkeys(texts[1]) if c not in tokenizers[0].vocab]
+    assert got[1]["error"].startswith("Not in the model's vocabulary: " + ", ".join(f"\u201c{c}\u201d" for c in
+                                                                                   unknown[:5]))
+    assert got[2]["error"].startswith("Not in the model's vocabulary: \u201c\u00e9\u201d, \u201c\u2603\u201d.")
+    assert got[3] == {"error": "That is 201 characters; the prompt takes at most 200."}
+    assert got[4]["note"] == f"The prompt has 100 tokens; the model sees only the last {n} (its context), " \
+                             "as gpt.generate does."
+    for text, g in zip(texts[4:], got[4:]):
+        assert g["ids"] == tokenizers[0].encode(text)
+        steps = max(0, n - len(g["ids"])) + 4
+        want = generate(model, torch.tensor([g["ids"]]), steps, temperature=None)[0, len(g["ids"]):].tolist()
+        assert g["greedy"] == want, text
+    assert got[5]["note"] == got[6]["note"] == ""

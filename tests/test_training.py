@@ -1,5 +1,6 @@
 import importlib
 import json
+import math
 import os
 import platform
 import re
@@ -16,8 +17,12 @@ from transformer_edu.checkpoint import load_checkpoint
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.data import build_tokenizers, iterate_batches, make_batch, make_dataset
 from transformer_edu.decoding import greedy_decode
+from transformer_edu.gpt import GPT, GPTConfig
+from transformer_edu.lm_data import LMBatch, lm_batch, lm_loss
+from transformer_edu.tokenizer import CharTokenizer
 from transformer_edu.training import (LabelSmoothingLoss, evaluate_loss, exact_match, held_out_evaluator,
-                                      make_optimizer, noam_lr, predict, train, train_step)
+                                      make_adamw, make_optimizer, noam_lr, predict, train, train_step,
+                                      warmup_cosine_lr)
 
 train_cli = importlib.import_module("transformer_edu.train")  # the module, even if the package re-exports train()
 
@@ -371,6 +376,227 @@ def test_train_step_is_one_update():
     assert isinstance(loss, float) and loss > 0
     assert scheduler.last_epoch == 1 and optimizer.param_groups[0]["lr"] == pytest.approx(noam_lr(2, 16, 10))
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+
+# --- a language model through the same loop (chapter 15) -------------------------------------------------
+
+@pytest.mark.parametrize("step, expected", [
+    (1, 1e-3 / 10), (5, 5e-3 / 10), (10, 1e-3),  # the linear warm-up reaches the peak at warmup_steps
+    (11, None), (55, 0.5 * (1e-3 + 1e-4)), (100, 1e-4), (150, 1e-4)])  # cosine: half-way, at the end, after
+def test_warmup_cosine_lr_rises_linearly_then_falls_along_a_cosine(step, expected):
+    got = warmup_cosine_lr(step, 1e-3, 10, decay_steps=100, min_lr=1e-4)
+    if expected is None:  # just after the peak: a little below it
+        assert 1e-3 - 1e-6 < got < 1e-3
+    else:
+        assert got == pytest.approx(expected, rel=1e-12)
+    assert warmup_cosine_lr(step, 1e-3, 10) == pytest.approx(min(1.0, step / 10) * 1e-3)  # no decay: constant
+
+
+def test_warmup_cosine_lr_falls_monotonically_during_the_decay():
+    rates = [warmup_cosine_lr(s, 2e-3, 20, 300, 2e-4) for s in range(1, 301)]
+    assert max(range(300), key=rates.__getitem__) + 1 == 20
+    assert all(a > b for a, b in zip(rates[19:], rates[20:]))
+
+
+@pytest.mark.parametrize("args, message", [
+    ((0, 1e-3, 10), r"step must be an int >= 1 \(steps count from 1\), got 0"),
+    ((1, 0.0, 10), r"peak_lr must be a finite number > 0, got 0.0"),
+    ((1, float("nan"), 10), r"peak_lr must be a finite number > 0, got nan"),
+    ((1, 1e-3, 0), r"warmup_steps must be an int >= 1, got 0"),
+    ((1, 1e-3, 10, 10), r"decay_steps must be an int >= 11 \(after the warm-up; None: no decay\), got 10"),
+    ((1, 1e-3, 10, 100, 2e-3), r"min_lr must be a number in \[0, peak_lr=0.001\], got 0.002"),
+    ((1, 1e-3, 10, 100, -1e-4), r"min_lr must be a number in \[0, peak_lr=0.001\], got -0.0001"),
+])
+def test_warmup_cosine_lr_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        warmup_cosine_lr(*args)
+
+
+def tiny_gpt(seed: int = 0, vocab_size: int = 12, **changes) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig.small(vocab_size=vocab_size, d_model=16, n_heads=2, d_ff=32, n_layers=2, max_len=8,
+                               positional="learned", **changes))
+
+
+def test_make_adamw_decays_only_weight_matrices_and_follows_its_schedule():
+    model = tiny_gpt()
+    optimizer, scheduler = make_adamw(model, peak_lr=2e-3, warmup_steps=4, decay_steps=12, min_lr=1e-4,
+                                      weight_decay=0.05)
+    assert isinstance(optimizer, torch.optim.AdamW)
+    decayed, kept = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.05 and kept["weight_decay"] == 0.0
+    assert {id(p) for p in decayed["params"]} == {id(p) for p in model.parameters() if p.dim() == 2}
+    assert sum(p is model.embed.weight for p in decayed["params"]) == 1  # the tied matrix, once
+    assert all(p.dim() == 1 for p in kept["params"])  # biases, LayerNorm gains and shifts
+    assert len(decayed["params"]) + len(kept["params"]) == len(list(model.parameters()))
+    assert decayed["betas"] == (0.9, 0.99) and decayed["eps"] == 1e-8
+    seen = []
+    for _ in range(15):
+        seen.append(decayed["lr"])
+        assert kept["lr"] == decayed["lr"]
+        optimizer.step()
+        scheduler.step()
+    assert seen == pytest.approx([warmup_cosine_lr(n, 2e-3, 4, 12, 1e-4) for n in range(1, 16)], rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(model="gpt"), "model must be an nn.Module, got str"),
+    (dict(weight_decay=-0.1), "weight_decay must be a finite number >= 0, got -0.1"),
+    (dict(peak_lr=0), "peak_lr must be a finite number > 0"),
+    (dict(warmup_steps=100, decay_steps=50), "decay_steps must be an int >= 101"),
+])
+def test_make_adamw_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_adamw(**{"model": tiny_gpt(), **kwargs})
+
+
+CORPUS = torch.tensor(([4, 5, 6, 7, 4, 8, 9, 10] * 40)[:-3])  # a text of 317 ids in a 12-token vocabulary
+
+
+def test_train_step_on_an_lm_batch_is_the_next_token_cross_entropy_and_one_update():
+    model, again = tiny_gpt(), tiny_gpt()
+    batch = lm_batch(CORPUS, 8, 5, torch.Generator().manual_seed(0))
+    assert isinstance(batch, LMBatch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = train_step(model.eval(), batch, LabelSmoothingLoss(0.0), optimizer)
+    assert model.training
+    # the same update written out: logits at position t scored against the token after it
+    by_hand = F.cross_entropy(again(batch.inputs).flatten(0, 1), batch.targets.flatten())
+    assert loss == pytest.approx(by_hand.item(), rel=1e-6)
+    by_hand.backward()
+    with torch.no_grad():
+        for p in again.parameters():
+            p -= 0.1 * p.grad
+    for ours, theirs in zip(model.parameters(), again.parameters()):
+        torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=0)
+
+
+def lm_run(seed: int = 0, steps: int = 120, **kwargs):
+    model = tiny_gpt(seed)
+    optimizer, scheduler = make_adamw(model, peak_lr=1e-2, warmup_steps=10, decay_steps=steps)
+    history = train(model, CORPUS, steps=steps, batch_size=8, smoothing=0.0, optimizer=optimizer,
+                    scheduler=scheduler, clip_grad_norm=1.0, seed=seed, progress=False, **kwargs)
+    return model, history
+
+
+def test_train_teaches_a_gpt_a_repeating_text_through_the_same_loop():
+    model, history = lm_run(eval_every=40, eval_fn=lambda m: {"loss": lm_loss(m, CORPUS, 8)})
+    assert history["step"] == list(range(1, 121))
+    assert history["lr"] == pytest.approx([warmup_cosine_lr(n, 1e-2, 10, 120) for n in range(1, 121)], rel=1e-12)
+    assert [s for s, _ in history["val_loss"]] == [40, 80, 120]
+    # After a 4 the next token (5 or 8) depends on the token before the 4, which attention must look back to
+    # find. Only the first position of a window cannot know: lm_windows' windows all start at a 4, so a model
+    # that learned the text scores about ln(2) there and nearly 0 at the 7 other positions.
+    assert history["val_loss"][-1][1] < math.log(2) / 8 + 0.01
+    assert sum(history["train_loss"][-10:]) < sum(history["train_loss"][:10]) / 5
+
+
+def test_train_on_lm_data_is_reproducible_for_a_seed():
+    runs = [lm_run(seed, steps=15) for seed in (3, 3, 4)]
+    assert runs[0][1]["train_loss"] == runs[1][1]["train_loss"] != runs[2][1]["train_loss"]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][0].state_dict().values(), runs[1][0].state_dict().values()))
+
+
+def test_train_draws_lm_batch_windows_with_a_generator_seeded_by_seed():
+    model = tiny_gpt()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the weights stay: each loss scores one batch
+    history = train(model, CORPUS, steps=4, batch_size=3, block_size=6, smoothing=0.0, optimizer=optimizer,
+                    seed=5, progress=False)
+    generator = torch.Generator().manual_seed(5)
+    windows = [lm_batch(CORPUS, 6, 3, generator) for _ in range(4)]
+    with torch.no_grad():
+        expected = [LabelSmoothingLoss(0.0)(model(x), y).item() for x, y in windows]
+    assert history["train_loss"] == expected
+
+
+def test_train_takes_ready_lm_batches_and_saves_a_gpt_checkpoint(tmp_path):
+    model = tiny_gpt()
+    tokenizer = CharTokenizer.train("abcdefgh")
+    assert tokenizer.vocab_size == model.config.vocab_size
+    batches = [LMBatch(CORPUS[i:i + 8][None], CORPUS[i + 1:i + 9][None]) for i in range(0, 80, 8)]
+    history = train(model, batches, steps=12, smoothing=0.0, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                    tokenizers=(tokenizer, tokenizer), checkpoint_every=5, checkpoint_path=tmp_path / "lm.pt",
+                    progress=False)
+    assert len(history["train_loss"]) == 12
+    loaded, tokenizers, extra = load_checkpoint(tmp_path / "lm.pt")
+    assert isinstance(loaded, GPT) and extra["step"] == 12 and tokenizers == (tokenizer, tokenizer)
+    assert torch.equal(loaded(CORPUS[None, :8]), model.eval()(CORPUS[None, :8]))
+
+
+PAIRS = [("abc", "cba"), ("ab", "ba")]
+
+
+@pytest.mark.parametrize("model, data, kwargs, message", [
+    ("gpt", CORPUS.float(), {}, r"ids must be a 1-D torch.long tensor .*dtype torch.float32"),
+    ("gpt", CORPUS[None], {}, r"ids must be a 1-D torch.long tensor .*shape \(1, 317\)"),
+    ("gpt", CORPUS[:8], {}, r"block_size must be an int in \[1, 7\]"),  # 8 ids hold 7 targets: windows of 7
+    ("gpt", CORPUS, dict(block_size=9), r"block_size must be an int in \[1, 8\] \(the window length T: at most "
+                                        r"the model's config.max_len\), got 9"),
+    ("gpt", CORPUS, dict(block_size=0), r"block_size must be an int in \[1, 8\]"),
+    ("gpt", CORPUS + 5, {}, r"data must hold ids in \[0, 11\] for the model's vocabulary of 12, got values from "
+                            r"9 to 15"),
+    ("gpt", PAIRS, {}, r"model must be an nn.Module with the Seq2SeqModel protocol's attributes .* got GPT"),
+    ("transformer", CORPUS, {}, r"model must be a decoder-only language model .* got Transformer; an "
+                                r"encoder-decoder trains on \(source, target\) pairs"),
+    ("transformer", PAIRS, dict(block_size=4), r"block_size is the window length of a language model's data"),
+    ("gpt", CORPUS, dict(tokenizers="chars"), r"tokenizers must be a \(source, target\) pair"),
+    ("gpt", CORPUS, dict(checkpoint_every=5), r"checkpoint_every > 0 needs a checkpoint_path and the tokenizers"),
+])
+def test_train_rejects_language_model_data_it_cannot_use(model, data, kwargs, message):
+    if model == "gpt":
+        model = tiny_gpt()
+    else:
+        model, *_ = tiny_setup("reverse")
+    tokenizers = kwargs.pop("tokenizers", build_tokenizers("reverse") if isinstance(data, list) else None)
+    with pytest.raises(ValueError, match=message):
+        train(model, data, steps=2, tokenizers=tokenizers, progress=False, **kwargs)
+
+
+def test_command_line_trains_a_gpt_on_shakespeare_and_records_the_run(tmp_path, capsys, monkeypatch):
+    # A short text instead of the 5.3 million characters of the plays: the same code path, in a second.
+    text = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 40
+    monkeypatch.setattr(train_cli, "shakespeare_text", lambda: text)
+    out = tmp_path / "shakespeare.pt"
+    record = train_cli.main(["--task", "shakespeare", "--steps", "6", "--d-model", "16", "--heads", "2",
+                             "--layers", "1", "--d-ff", "32", "--warmup", "2", "--context", "16",
+                             "--eval-every", "3", "--eval-tokens", "50", "--no-progress", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "validation loss" in printed and "nats per character" in printed
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved == json.loads(json.dumps(record)) and saved["steps"] == 6 and saved["task"] == "shakespeare"
+    assert saved["command"].startswith("python -m transformer_edu.train --task shakespeare --steps 6")
+    assert [step for step, _, _ in saved["validation_curve"]["step_loss_seconds"]] == [3, 6]
+    assert saved["training"]["decay_steps"] == 6 and saved["training"]["smoothing"] == 0.0
+    model, (tokenizer, again), extra = load_checkpoint(out)
+    assert isinstance(model, GPT) and tokenizer == again and model.config.max_len == 16
+    assert model.config == GPTConfig.from_dict(saved["config"]) and model.config.positional == "learned"
+    _, validation = train_cli.split_text(text)
+    assert tokenizer.decode(tokenizer.encode(validation)) == validation  # the tokenizer round trip
+    ids = torch.tensor(tokenizer.encode(validation))
+    assert lm_loss(model, ids, 16) == pytest.approx(saved["validation_loss"], abs=1e-6)
+    assert extra["validation_loss"] == saved["validation_loss"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--task", "dates", "--lr", "1e-3"], "--lr do(es) not apply to --task dates"),
+    (["--task", "shakespeare", "--smoothing", "0.1", "--n-test", "5"], "--smoothing, --n-test do(es) not apply"),
+    (["--task", "shakespeare", "--min-lr", "0.01"], "--min-lr must be > 0 and at most --lr"),
+    (["--task", "shakespeare", "--context", "0"], "--context must be >= 1, got 0"),
+    (["--task", "copy", "--steps", "0"], "--steps must be >= 1, got 0"),
+])
+def test_command_line_refuses_settings_of_the_other_kind_of_task(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        train_cli.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_command_line_defaults_are_the_shipped_runs():
+    dates, shakespeare = train_cli.parse_args(["--task", "dates"]), train_cli.parse_args(["--task", "shakespeare"])
+    assert (dates.steps, dates.d_model, dates.layers, dates.batch_size, dates.warmup, dates.lr_factor) == \
+        (1500, 64, 2, 128, 400, 0.5)
+    assert (shakespeare.d_model, shakespeare.heads, shakespeare.layers, shakespeare.d_ff, shakespeare.context,
+            shakespeare.batch_size, shakespeare.dropout) == (128, 4, 4, 512, 64, 12, 0.0)  # GPTConfig.small
 
 
 # --- the same bits on every x86-64 CPU (the Makefile's ATEN_CPU_CAPABILITY and MKL_CBWR) ----------------

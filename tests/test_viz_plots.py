@@ -190,3 +190,67 @@ def test_head_grid_rejects_bad_input(values, kwargs, words):
                                           ("a\u2029b", "a\\u2029b"), ("x" * 20, "x" * 15 + "\u2026")])
 def test_display_token_spells_out_line_breaks_and_shortens(token, shown):
     assert plots.display_token(token) == shown
+
+
+def run(values, steps=(0, 25, 50)):
+    return [(s, v) for s, v in zip(steps, values)]
+
+
+CURVES = {"2017 baseline": [run([4.6, 2.6, 2.2]), run([4.5, 2.7, 2.4])],
+          "pre-LN": [run([4.6, 2.5, 2.1]), run([4.6, 2.4, 2.0]), run([4.6, 2.5, 2.3])],
+          "RMSNorm": [run([4.6, 2.6, 2.2]), None]}
+
+
+def test_seed_curves_draw_the_mean_and_the_range_of_each_row():
+    fig = plots.seed_curves(CURVES)
+    (ax,) = panels(fig)
+    lines = {line.get_label(): line for line in ax.lines}
+    assert list(lines) == list(CURVES)
+    np.testing.assert_allclose(lines["pre-LN"].get_ydata(), [4.6, 2.4666667, 2.1333333], rtol=1e-6)
+    band = ax.collections[1].get_paths()[0].vertices  # pre-LN's band: from the lowest run to the highest
+    assert np.isclose(band[:, 1].min(), 2.0) and np.isclose(band[:, 1].max(), 4.6)
+    assert "RMSNorm: 1 of 2 runs diverged" in [t.get_text() for t in ax.texts]
+    np.testing.assert_allclose(lines["RMSNorm"].get_ydata(), [4.6, 2.6, 2.2])  # the finished run alone
+
+
+def test_seed_curves_with_a_baseline_give_each_row_its_panel():
+    fig = plots.seed_curves(CURVES, baseline="2017 baseline", ncols=2, ylim=(1.8, 3.0))
+    axes = [ax for ax in panels(fig) if ax.axison]
+    assert [ax.get_title() for ax in axes] == ["pre-LN", "RMSNorm"]
+    for ax in axes:  # the baseline, dashed, on every panel
+        baseline = [line for line in ax.lines if line.get_label() == "2017 baseline"]
+        assert len(baseline) == 1 and baseline[0].get_linestyle() == "--"
+        assert ax.get_ylim() == (1.8, 3.0)
+    np.testing.assert_allclose(baseline[0].get_ydata(), [4.55, 2.65, 2.3])
+
+
+@pytest.mark.parametrize("curves, kwargs, words", [
+    ({}, {}, "non-empty dict"),
+    ({"a": []}, {}, "non-empty list of runs"),
+    ({"a": [run([1, 2]), run([1, 2], steps=(0, 10))]}, {}, "same steps"),
+    ({"a": [[(0, 1, 2)]]}, {}, r"\(step, value\) pairs"),
+    (CURVES, {"baseline": "post-LN"}, "not one of the rows"),
+    ({"a": [run([1, 2])]}, {"baseline": "a"}, "at least one other row"),
+])
+def test_seed_curves_reject_bad_input(curves, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        plots.seed_curves(curves, **kwargs)
+
+
+def test_seed_ranges_show_every_seed_and_shade_the_baseline():
+    values = {"2017 baseline": [2.30, 2.34, 2.32], "pre-LN": [2.20, 2.22, 2.21], "diverged": [None, float("nan")]}
+    fig = plots.seed_ranges(values, baseline="2017 baseline", xlabel="loss")
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(values)
+    (shade,) = ax.patches
+    assert np.isclose(shade.get_x(), 2.30) and np.isclose(shade.get_x() + shade.get_width(), 2.34)
+    dots = [line for line in ax.lines if line.get_marker() not in ("None", "|") and len(line.get_xdata()) == 3]
+    np.testing.assert_allclose(sorted(dots[1].get_xdata()), [2.20, 2.21, 2.22])
+    means = [line.get_xdata()[0] for line in ax.lines if line.get_marker() == "|"]
+    np.testing.assert_allclose(means, [2.32, 2.21])
+    assert "no value" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match="not one of the rows"):
+        plots.seed_ranges(values, baseline="GELU")
+    with pytest.raises(ValueError, match="at least one number"):
+        plots.seed_ranges({"a": []})
+    assert plt.get_fignums() == []

@@ -48,9 +48,9 @@ def test_the_docstring_names_only_controls_that_exist():
     doc = views.__doc__
     controls = set(re.findall(r"data-te-control=([\w-]+)", doc))
     kinds = set(re.findall(r'data-te-view="([\w-]+)"', doc))
-    live = (views.LiveTranslator, views.TokenJourney, views.LiveDecoding, views.LiveAttention)
+    live = (views.LiveTranslator, views.TokenJourney, views.LiveDecoding, views.LiveAttention, views.LiveGeneration)
     code = "".join(v._esm for v in (*VIEWS, *live))
-    assert len(kinds) == 11 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
+    assert len(kinds) == 12 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
                                              "temperature", "metric", "series", "log-scale", "layer", "ablate",
                                              "next", "beam-size", "seed"}
     for name in controls:

@@ -1,12 +1,14 @@
 """transformer_edu.web_export: the browser asset of a checkpoint, without a browser (fast).
 
-The shipped book/_static/live/dates.js must be what the module writes from transformer_edu/checkpoints/dates.pt
-today; the asset's weights must decode to the state_dict bit for bit; js_pattern must translate Python's
-Unicode classes and refuse what it cannot translate. Whether the translated patterns cut text as Python does is
+Every shipped book/_static/live/<name>.js (scripts/build_book.py's LIVE_ASSETS: the date model, the Shakespeare
+GPT) must be what the module writes from transformer_edu/checkpoints/<name>.pt today; the asset's weights must
+decode to the state_dict bit for bit; a config option the engine does not implement is refused; js_pattern must
+translate Python's Unicode classes and refuse what it cannot translate. Whether the translated patterns cut text as Python does is
 checked in the browser (tests/test_engine_browser.py, the tokenizer tests).
 """
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import math
@@ -25,9 +27,10 @@ from transformer_edu.web_export import _WHITESPACE, asset_script, browser_asset,
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = Path(transformer_edu.__file__).parent / "checkpoints" / "dates.pt"
-SHIPPED = ROOT / "book" / "_static" / "live" / "dates.js"
-REGENERATE = ("regenerate it with `make book`, or with\n    python -m transformer_edu.web_export "
-              "transformer_edu/checkpoints/dates.pt book/_static/live/dates.js")
+LIVE = ROOT / "book" / "_static" / "live"
+# scripts/build_book.py's LIVE_ASSETS, read from its source (importing the script would set up the build)
+LIVE_ASSETS = ast.literal_eval(next(node.value for node in ast.parse((ROOT / "scripts" / "build_book.py").read_text())
+                                    .body if isinstance(node, ast.Assign) and node.targets[0].id == "LIVE_ASSETS"))
 TIED = {"src_embed.table.weight", "tgt_embed.table.weight", "output.weight"}  # share_embeddings (section 3.4)
 
 D, W, S = r"\p{Nd}", r"\p{L}\p{N}_", _WHITESPACE  # what \d, \w and \s become inside a class
@@ -55,12 +58,21 @@ def _weights(asset: dict) -> dict[str, np.ndarray]:
 
 # ---------------------------------------------------------------------------------------------- the shipped file
 
-def test_shipped_asset_is_up_to_date(dates):
-    model, tokenizers, asset = dates
-    assert SHIPPED.exists(), f"{SHIPPED.relative_to(ROOT)} is missing: {REGENERATE}"
-    same = SHIPPED.read_text(encoding="ascii") == asset_script(asset)  # a bool: no diff of two 1.2 MB lines
-    assert same, (f"{SHIPPED.relative_to(ROOT)} is stale: it is not what web_export writes from "
-                  f"{CHECKPOINT.relative_to(ROOT)} today; {REGENERATE}")
+@pytest.mark.parametrize("name", LIVE_ASSETS)
+def test_shipped_asset_is_up_to_date(name):
+    checkpoint, shipped = CHECKPOINT.with_name(f"{name}.pt"), LIVE / f"{name}.js"
+    regenerate = (f"regenerate it with `make book`, or with\n    python -m transformer_edu.web_export "
+                  f"transformer_edu/checkpoints/{name}.pt book/_static/live/{name}.js")
+    assert shipped.exists(), f"{shipped.relative_to(ROOT)} is missing: {regenerate}"
+    model, tokenizers, _ = load_checkpoint(checkpoint)
+    same = shipped.read_text(encoding="ascii") == asset_script(browser_asset(model, tokenizers, name))  # no diff
+    assert same, (f"{shipped.relative_to(ROOT)} is stale: it is not what web_export writes from "
+                  f"{checkpoint.relative_to(ROOT)} today; {regenerate}")
+
+
+def test_every_shipped_asset_is_written_by_the_build():
+    """The book ships the assets of LIVE_ASSETS and no others (an asset left behind would never be refreshed)."""
+    assert "dates" in LIVE_ASSETS and sorted(path.stem for path in LIVE.glob("*.js")) == sorted(LIVE_ASSETS)
 
 
 def test_asset_script_registers_the_asset_as_ascii_json(dates):
@@ -218,3 +230,89 @@ def test_the_whitespace_class_is_str_isspace():
     chars = [chr(c) for c in range(0x110000)]
     assert [c for c in chars if whitespace.fullmatch(c)] == [c for c in chars if c.isspace()]
     assert [c for c in chars if c.isspace()] == [c for c in chars if re.fullmatch(r"\s", c)]
+
+
+# ---------------------------------------------------------------------------------------------- the GPT, and refusals
+
+def _tiny_gpt(**changes):
+    from transformer_edu.gpt import GPT, GPTConfig
+    tokenizer = CharTokenizer.train("To be, or not to be, that is the question.")
+    torch.manual_seed(0)
+    config = GPTConfig.small(vocab_size=tokenizer.vocab_size, d_model=16, n_heads=4, d_ff=32, n_layers=2, max_len=12,
+                             **changes)
+    return GPT(config), (tokenizer, tokenizer)
+
+
+def test_a_gpt_asset_names_its_model_and_writes_the_tied_matrix_once():
+    model, tokenizers = _tiny_gpt(positional="learned")
+    asset = browser_asset(model, tokenizers, "tiny")
+    assert (asset["model"], asset["config"]) == ("GPT", model.config.to_dict())
+    assert asset["tokenizers"] == {"src": tokenizers[0].to_dict(), "tgt": tokenizers[0].to_dict()}  # one, twice
+    assert asset["aliases"] == [["output.weight", "embed.table.weight"]]  # the tied matrix once (section 3.4)
+    assert "position.table" in dict(asset["tensors"])  # learned positions are weights; sinusoids are not
+    decoded, state = _weights(asset), model.state_dict()
+    assert set(decoded) == set(state)
+    for name, tensor in state.items():
+        assert np.array_equal(decoded[name].view(np.uint32), tensor.numpy().view(np.uint32)), name
+    untied = browser_asset(_tiny_gpt(share_embeddings=False)[0], tokenizers, "tiny")
+    assert untied["aliases"] == [] and "position.table" not in dict(untied["tensors"])
+
+
+# The later options engine.js implements (chapter 17's, and torch's fused kernel, which computes the same function)
+# are written like the paper's; tests/test_engine_browser.py checks the engine runs them as torch does.
+@pytest.mark.parametrize("model_kind, changes", [
+    ("GPT", {"norm": "rms"}), ("GPT", {"activation": "swiglu"}), ("GPT", {"n_kv_heads": 2}), ("GPT", {"n_kv_heads": 1}),
+    ("GPT", {"n_kv_heads": 4}), ("GPT", {"positional": "rope"}), ("GPT", {"attention_kernel": "sdpa"}),
+    ("Transformer", {"norm": "rms", "activation": "swiglu", "n_kv_heads": 2, "attention_kernel": "sdpa"}),
+])
+def test_the_later_options_the_engine_runs_are_written(model_kind, changes):
+    if model_kind == "GPT":
+        model, tokenizers = _tiny_gpt(**changes)
+    else:
+        tokenizers = build_tokenizers("dates")
+        model = Transformer(TransformerConfig.small(vocab_size=tokenizers[0].vocab_size, d_model=16, n_heads=4,
+                                                    d_ff=32, max_len=20, **changes))
+    asset = browser_asset(model, tokenizers, "later")
+    assert asset["config"] == model.config.to_dict() and set(_weights(asset)) == set(model.state_dict())
+
+
+def test_a_value_the_engine_does_not_know_is_refused():
+    """A value added later to an option the engine reads (here a made-up activation, set on a config object
+    directly, as a later version of config.py would allow) is refused, naming the option and what runs."""
+    model, tokenizers = _tiny_gpt()
+    object.__setattr__(model.config, "activation", "geglu")
+    message = ("the browser engine does not implement GPTConfig.activation='geglu': it runs activation in "
+               "('relu', 'gelu', 'swiglu')")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        browser_asset(model, tokenizers, "refused")
+
+
+def test_a_field_added_later_must_keep_its_default():
+    """A config field this module has never heard of (an option added after it was written) runs in the page
+    only at its default, the paper's choice; another value is refused, naming the field."""
+    from dataclasses import dataclass
+
+    from transformer_edu.gpt import GPT, GPTConfig
+
+    @dataclass(frozen=True)
+    class LaterConfig(GPTConfig):
+        mystery: int = 0  # a later option: 0 means the paper's behaviour
+
+    tokenizer = CharTokenizer.train("abc")
+    small = dict(vocab_size=tokenizer.vocab_size, d_model=8, n_heads=2, d_ff=16, n_layers=1, max_len=4)
+    assert browser_asset(GPT(LaterConfig(**small)), (tokenizer, tokenizer), "later")["config"]["mystery"] == 0
+    message = "the browser engine does not implement the option LaterConfig.mystery=1: it runs mystery=0"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        browser_asset(GPT(LaterConfig(**small, mystery=1)), (tokenizer, tokenizer), "later")
+
+
+def test_a_gpt_needs_one_tokenizer_and_a_bert_is_refused():
+    model, (tokenizer, _) = _tiny_gpt()
+    other = CharTokenizer.train("To be, or not to be, that is the question?")
+    with pytest.raises(ValueError, match="a GPT reads and writes one vocabulary: its source and target tokenizers"):
+        browser_asset(model, (tokenizer, other), "two")
+    from transformer_edu.bert import BERT, BERTConfig
+    bert = BERT(BERTConfig(vocab_size=tokenizer.vocab_size, d_model=16, n_heads=2, d_ff=32, n_layers=1, max_len=8))
+    with pytest.raises(ValueError, match=re.escape("the browser engine runs the models ('Transformer', 'GPT'), got a "
+                                                   "BERT")):
+        browser_asset(bert, (tokenizer, tokenizer), "bert")

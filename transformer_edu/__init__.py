@@ -2,6 +2,7 @@
 from .ablation import ablate_heads, head_ablation_scores
 from .attention import scaled_dot_product_attention
 from .beam import beam_search
+from .bert import BERT, BERTConfig, fill_mask, mask_tokens, masked_lm_loss
 from .block import AttentionWeights, Block, Stack
 from .bpe import BPETokenizer
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -13,9 +14,10 @@ from .embeddings import TokenEmbedding
 from .encoder import Encoder, EncoderLayer
 from .evaluation import exact_match, held_out_evaluator, predict
 from .feed_forward import PositionwiseFeedForward, SwiGLU
+from .flops import FlopCount, forward_flops, training_flops
 from .gpt import GPT, GPTConfig, generate
 from .interop import (copy_attention_from_torch, copy_attention_to_torch, copy_stacks_from_torch,
-                      copy_stacks_to_torch, torch_transformer_like)
+                      copy_stacks_to_torch, from_hf_bert, torch_transformer_like)
 from .label_smoothing import LabelSmoothingLoss
 from .kv_cache import AttentionCache, KVCache
 from .masks import causal_mask, padding_mask, target_mask, to_torch_convention
@@ -41,4 +43,6 @@ __all__ = [
     "iterate_batches", "make_batch", "make_dataset", "LabelSmoothingLoss", "make_optimizer", "noam_lr", "train",
     "exact_match", "held_out_evaluator", "predict", "load_checkpoint", "save_checkpoint", "ablate_heads",
     "head_ablation_scores", "GPT", "GPTConfig", "generate", "Model", "RMSNorm", "SwiGLU", "apply_rotary",
+    "FlopCount", "forward_flops", "training_flops",
+    "BERT", "BERTConfig", "fill_mask", "from_hf_bert", "mask_tokens", "masked_lm_loss",
 ]

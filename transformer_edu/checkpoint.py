@@ -7,7 +7,7 @@ torch.load(path, weights_only=True) reads it without running any pickled code:
      "model": "Transformer",                            # which class to rebuild (MODELS below)
      "config": TransformerConfig.to_dict(),             # the sizes, to rebuild the same model
      "state_dict": model.state_dict(),                  # the learned weights
-     "tokenizers": {"src": ..., "tgt": ...},           # Tokenizer.to_dict() of each: text <-> ids
+     "tokenizers": {"src": ..., "tgt": ...},           # Tokenizer.to_dict() of each (a GPT's one, twice)
      "extra": {...}}                                    # anything else: training step, seed, accuracy ...
 
 Shared weights (section 3.4): the state_dict lists the one embedding/output matrix under each of its names;
@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .bert import BERT, BERTConfig
 from .checks import NonFiniteError, check_model, check_tokenizer_pair, describe_non_finite, non_finite_tensors
 from .config import TransformerConfig
 from .gpt import GPT, GPTConfig
@@ -36,8 +37,9 @@ from .tokenizer import Tokenizer
 
 FORMAT, VERSION = "transformer_edu.checkpoint", 2
 MODELS = {"Transformer": (Transformer, TransformerConfig),  # class name -> (model class, its config class)
-          "GPT": (GPT, GPTConfig)}
-TIED_NAMES = ("src_embed.table.weight", "tgt_embed.table.weight", "output.weight")  # one matrix when shared
+          "GPT": (GPT, GPTConfig), "BERT": (BERT, BERTConfig)}
+TIED_NAMES = {"Transformer": ("src_embed.table.weight", "tgt_embed.table.weight", "output.weight"),  # one matrix
+              "GPT": ("embed.table.weight", "output.weight")}  # when shared: the names it is stored under
 OLD_NAMES = {".add_norm_attn.norm.": ".self_attn_norm.", ".add_norm_self.norm.": ".self_attn_norm.",
              ".add_norm_cross.norm.": ".cross_attn_norm.", ".add_norm_ff.norm.": ".ff_norm."}  # version 1 -> 2
 
@@ -148,10 +150,11 @@ def load_checkpoint(path: str | Path) -> tuple[Transformer, tuple[Tokenizer, Tok
     if payload["version"] == 1:
         state = upgrade_names(state)
     _check_finite_weights(state, f"checkpoint {str(path)!r}")  # first: NaN != NaN, also in the shared matrix
-    if config.share_embeddings and all(name in state for name in TIED_NAMES):
-        if not all(torch.equal(state[TIED_NAMES[0]], state[name]) for name in TIED_NAMES[1:]):
+    tied = TIED_NAMES.get(model_name, ())
+    if config.share_embeddings and tied and all(name in state for name in tied):
+        if not all(torch.equal(state[tied[0]], state[name]) for name in tied[1:]):
             raise ValueError(f"checkpoint {str(path)!r}: the config shares one embedding/output matrix, but the "
-                             f"file holds different values under {TIED_NAMES}")
+                             f"file holds different values under {tied}")
     model = model_class(config)
     try:
         model.load_state_dict(state)

@@ -34,6 +34,7 @@ from .decoding import inference, next_token_probabilities
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
 from .masks import causal_mask
+from .model import init_weights
 from .multi_head_attention import MultiHeadAttention
 from .positional_encoding import PositionalEncoding
 
@@ -98,14 +99,7 @@ class GPT(nn.Module):
         self.embed_dropout = nn.Dropout(c.dropout) if rotary else None  # what PositionalEncoding drops otherwise
         self.decoder = Stack([Block(cross_attention=False, causal=True, rotary=rotary, **c.block_settings())
                               for _ in range(c.n_layers)], final_norm=c.final_norm)
-        for p in self.decoder.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)  # as Transformer (and nn.Transformer) initialise every weight matrix
-        self.output = nn.Linear(c.d_model, c.vocab_size, bias=False)  # the pre-softmax linear layer
-        if c.share_embeddings:
-            self.output.weight = self.embed.weight  # one (V, D) matrix for input and output
-        else:
-            nn.init.normal_(self.output.weight, std=c.d_model ** -0.5)
+        self.output = init_weights([self.decoder], self.embed, c.share_embeddings)  # as Transformer does
 
     @checked_by("check_forward")
     def forward(self, ids: Tensor, cache: KVCache | None = None, return_attention: bool = False):

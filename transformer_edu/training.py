@@ -7,22 +7,30 @@ at step = warmup_steps, is (d_model * warmup_steps)^-0.5. `factor` multiplies it
 
 The loss, label-smoothed cross-entropy (section 5.4), is in label_smoothing.py; held-out evaluation
 (loss, greedy predictions, exact match) in evaluation.py. Both are re-exported here.
+
+The same loop trains a decoder-only language model (gpt.GPT, Part IV) on a stream of token ids: each step
+draws an LMBatch of windows (lm_data.lm_batch) in which position t predicts token t + 1. Its usual optimizer
+is later practice, not the paper's: AdamW (Loshchilov and Hutter, 2019), weight decay on the weight matrices
+only (as GPT-1 did: "all non bias or gain weights"), a linear warm-up and, optionally, a cosine decay (GPT-1
+annealed to 0 with a cosine; nanoGPT to a tenth of the peak): make_adamw and warmup_cosine_lr below.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .checkpoint import save_checkpoint
-from .checks import (NonFiniteError, check_int, check_text_pairs, check_tokenizer_pair, is_finite, is_number,
-                     non_finite_parameters)
+from .checks import (NonFiniteError, check_int, check_model, check_number, check_text_pairs, check_tokenizer_pair,
+                     is_finite, is_number, non_finite_parameters)
 from .config import PAD_ID
 from .data import Seq2SeqBatch, iterate_batches
 from .evaluation import evaluate_loss, exact_match, held_out_evaluator, predict  # noqa: F401 (re-exported)
 from .label_smoothing import LabelSmoothingLoss
+from .lm_data import LMBatch, check_language_model, check_lm_ids, lm_batch
 
 
 def noam_lr(step: int, d_model: int, warmup_steps: int = 4000, factor: float = 1.0) -> float:
@@ -54,10 +62,56 @@ def make_optimizer(model: nn.Module, d_model: int | None = None, warmup_steps: i
     return optimizer, scheduler
 
 
-def _batch_stream(data: list, tokenizers, batch_size: int, generator: torch.Generator):
-    """Batches without end; each pass over `data` visits it in a new order drawn from `generator`."""
+def warmup_cosine_lr(step: int, peak_lr: float, warmup_steps: int, decay_steps: int | None = None,
+                     min_lr: float = 0.0) -> float:
+    """Later practice, not equation 3: peak_lr * step / warmup_steps for the first warmup_steps steps (from 1),
+    then peak_lr; with decay_steps, a cosine fall from peak_lr to min_lr between warmup_steps and decay_steps,
+    then min_lr. (GPT-1: warm-up 2000 steps, cosine to 0; nanoGPT's Shakespeare: 100 steps, cosine to peak/10.)"""
+    check_int("step", step, why=" (steps count from 1)")
+    check_int("warmup_steps", warmup_steps)
+    check_number("peak_lr", peak_lr, 0, low_open=True)
+    if not (is_number(min_lr) and 0 <= min_lr <= peak_lr):
+        raise ValueError(f"min_lr must be a number in [0, peak_lr={peak_lr}], got {min_lr!r}")
+    if decay_steps is not None:
+        check_int("decay_steps", decay_steps, warmup_steps + 1, why=" (after the warm-up; None: no decay)")
+    if step <= warmup_steps:
+        return peak_lr * step / warmup_steps
+    if decay_steps is None:
+        return peak_lr
+    progress = min(1.0, (step - warmup_steps) / (decay_steps - warmup_steps))  # 0 -> 1 over the decay
+    return min_lr + (peak_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_adamw(model: nn.Module, peak_lr: float = 1e-3, warmup_steps: int = 100, decay_steps: int | None = None,
+               min_lr: float = 0.0, weight_decay: float = 0.1, betas: tuple[float, float] = (0.9, 0.99),
+               eps: float = 1e-8):
+    """AdamW with the schedule warmup_cosine_lr (later practice, not the paper's Adam and equation 3).
+
+    Returns (optimizer, scheduler), as make_optimizer does; call scheduler.step() after each optimizer.step().
+    Weight decay applies to the weight matrices (and embedding tables), not to biases and LayerNorm gains, as
+    in GPT-1. Defaults: nanoGPT's character-level Shakespeare (peak 1e-3, 100 warm-up steps, betas (0.9, 0.99),
+    decay 0.1); the paper's Adam had betas (0.9, 0.98) and eps 1e-9.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    warmup_cosine_lr(1, peak_lr, warmup_steps, decay_steps, min_lr)  # validates the schedule's arguments
+    check_number("weight_decay", weight_decay, 0)
+    matrices = [p for p in model.parameters() if p.dim() >= 2]  # a tied matrix is listed once
+    others = [p for p in model.parameters() if p.dim() < 2]  # biases, LayerNorm gains and shifts
+    groups = [{"params": matrices, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=1.0, betas=betas, eps=eps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(  # lr = 1 x the lambda, as in make_optimizer
+        optimizer, lambda i: warmup_cosine_lr(i + 1, peak_lr, warmup_steps, decay_steps, min_lr))
+    return optimizer, scheduler
+
+
+def _batch_stream(data, tokenizers, batch_size: int, block_size: int | None, generator: torch.Generator):
+    """Batches without end: random windows of a 1-D tensor of token ids (a language model's text), drawn
+    by `generator`; or passes over `data`, each in a new order drawn from `generator`."""
+    while isinstance(data, Tensor):
+        yield lm_batch(data, block_size, batch_size, generator)  # (B, T) inputs and targets
     while True:
-        if isinstance(data[0], Seq2SeqBatch):
+        if isinstance(data[0], (Seq2SeqBatch, LMBatch)):
             yield from (data[i] for i in torch.randperm(len(data), generator=generator).tolist())
         else:
             seed = int(torch.randint(2 ** 31 - 1, (), generator=generator))
@@ -75,38 +129,73 @@ def _check_loss(loss: torch.Tensor) -> None:
                              f"update. {DIVERGENCE_CAUSES}")
 
 
-def train_step(model: nn.Module, batch: Seq2SeqBatch, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+def train_step(model: nn.Module, batch: Seq2SeqBatch | LMBatch,
+               loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                scheduler=None, clip_grad_norm: float | None = None) -> float:
-    """One update: forward pass with teacher forcing, loss, backward pass, optimizer and schedule step.
-    Returns the loss before the update; a NaN or infinite loss raises NonFiniteError instead of updating."""
+    """One update: forward pass, loss, backward pass, optimizer and schedule step.
+    A Seq2SeqBatch trains an encoder-decoder with teacher forcing; an LMBatch a
+    language model (chapter 15). Returns the loss before the update; a NaN or
+    infinite loss raises NonFiniteError instead of updating."""
     model.train()  # dropout on
-    logits = model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask)  # (B, T, V)
-    loss = loss_fn(logits, batch.tgt_out)  # mean over the real (non-PAD) target tokens
+    if isinstance(batch, LMBatch):  # a decoder-only language model
+        logits = model(batch.inputs)  # (B, T, V): position t reads tokens 0 .. t
+        targets = batch.targets  # (B, T): the token after each input
+    else:  # an encoder-decoder, with teacher forcing
+        logits = model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask)
+        targets = batch.tgt_out  # (B, T): logits are (B, T, V)
+    loss = loss_fn(logits, targets)  # mean over the real (non-PAD) targets
     _check_loss(loss)  # stop before a NaN or inf reaches the weights
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if clip_grad_norm is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)  # not in the paper
+    if clip_grad_norm is not None:  # not in the paper
+        nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
     optimizer.step()
     if scheduler is not None:
         scheduler.step()  # the learning rate for the next update
     return loss.item()
 
 
-def _check_train_settings(model, data, tokenizers, steps, batch_size, eval_every, eval_fn, stop_when,
-                          checkpoint_every, checkpoint_path, clip_grad_norm, seed):
-    """Validate train()'s arguments; return the (source, target) tokenizers or None."""
+def _check_lm_data(model, data, block_size) -> int:
+    """Validate a language model's data (token ids or LMBatch objects); return the window length T."""
+    check_language_model(model)
+    vocab_size, max_len = model.config.vocab_size, model.config.max_len
+    block_size = max_len if block_size is None else block_size
+    check_int("block_size", block_size, 1, max_len, " (the window length T: at most the model's config.max_len)")
+    if isinstance(data, Tensor):
+        check_lm_ids(data, block_size, 1)
+        low, high = (int(v) for v in torch.aminmax(data))
+        if low < 0 or high >= vocab_size:
+            raise ValueError(f"data must hold ids in [0, {vocab_size - 1}] for the model's vocabulary of {vocab_size},"
+                             f" got values from {low} to {high} (encode the text with the model's tokenizer)")
+    return block_size
+
+
+def _check_train_settings(model, data, tokenizers, steps, batch_size, block_size, eval_every, eval_fn,
+                          stop_when, checkpoint_every, checkpoint_path, clip_grad_norm, seed):
+    """Validate train()'s arguments; return the (source, target) tokenizers or None, and the window length T
+    of a language model's data (None for an encoder-decoder's)."""
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module (a Transformer), got {type(model).__name__}")
+        raise ValueError(f"model must be an nn.Module (a Transformer or a GPT), got {type(model).__name__}")
     if getattr(getattr(model, "config", None), "pad_id", PAD_ID) != PAD_ID:
         raise ValueError(f"the data pads with id {PAD_ID}, but the model's config.pad_id is {model.config.pad_id}")
     for name, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("eval_every", eval_every, 0),
                              ("checkpoint_every", checkpoint_every, 0), ("seed", seed, 0)):
         check_int(name, value, low)
-    if isinstance(data, (list, tuple)) and data and all(isinstance(item, Seq2SeqBatch) for item in data):
+    ready = isinstance(data, (list, tuple)) and data and all(isinstance(item, Seq2SeqBatch) for item in data)
+    ready_lm = isinstance(data, (list, tuple)) and data and all(isinstance(item, LMBatch) for item in data)
+    if isinstance(data, Tensor) or ready_lm:  # a language model's text, as ids, or its batches
+        block_size = _check_lm_data(model, data, block_size)
+        tokenizers = None if tokenizers is None else check_tokenizer_pair(tokenizers)
+    elif block_size is not None:
+        raise ValueError(f"block_size is the window length of a language model's data (a 1-D tensor of token "
+                         f"ids); an encoder-decoder's batches take their lengths from the data, got {block_size!r}")
+    elif ready:
+        check_model(model)
         tokenizers = None if tokenizers is None else check_tokenizer_pair(tokenizers)
     else:
-        check_text_pairs(data, "data (or a non-empty list of Seq2SeqBatch)")
+        check_text_pairs(data, "data (source, target pairs, a non-empty list of Seq2SeqBatch, or a 1-D tensor of "
+                               "token ids for a language model)")
+        check_model(model)
         tokenizers = check_tokenizer_pair(tokenizers)
     if eval_fn is not None and not callable(eval_fn) or stop_when is not None and not callable(stop_when):
         raise ValueError(f"eval_fn and stop_when must be callables, got {eval_fn!r:.60} and {stop_when!r:.60}")
@@ -116,20 +205,27 @@ def _check_train_settings(model, data, tokenizers, steps, batch_size, eval_every
         raise ValueError("checkpoint_every > 0 needs a checkpoint_path and the tokenizers to store with the model")
     if clip_grad_norm is not None and (not is_number(clip_grad_norm) or not clip_grad_norm > 0):
         raise ValueError(f"clip_grad_norm must be None or a number > 0, got {clip_grad_norm!r}")
-    return tokenizers
+    return tokenizers, block_size
 
 
-def train(model: nn.Module, data: list, *, steps: int, tokenizers=None, batch_size: int = 64,
+def train(model: nn.Module, data, *, steps: int, tokenizers=None, batch_size: int = 64, block_size: int | None = None,
           warmup_steps: int = 4000, lr_factor: float = 1.0, smoothing: float = 0.1, optimizer=None, scheduler=None,
           clip_grad_norm: float | None = None, eval_every: int = 0, eval_fn: Callable | None = None,
           stop_when: Callable[[dict], bool] | None = None, checkpoint_every: int = 0, checkpoint_path=None,
           seed: int = 0, progress: bool = True) -> dict[str, list]:
     """Train for `steps` updates; return the history.
 
-    data: (source, target) text pairs, batched `batch_size` at a time with `tokenizers` = (source, target)
-    tokenizers, or a list of ready Seq2SeqBatch objects. Each pass over the data takes a new random order.
+    data, for an encoder-decoder (Transformer): (source, target) text pairs, batched `batch_size` at a time with
+    `tokenizers` = (source, target) tokenizers, or a list of ready Seq2SeqBatch objects. Each pass over the data
+    takes a new random order.
+    data, for a decoder-only language model (gpt.GPT): the text as a 1-D tensor of token ids
+    (lm_data.encode_corpus); each step draws `batch_size` windows of `block_size` tokens (default: the model's
+    config.max_len) at random places (lm_data.lm_batch), or takes the next of a list of ready LMBatch objects.
+    `tokenizers` (the one tokenizer, twice) are needed only to save checkpoints.
     Optimizer: Adam with the warm-up schedule (make_optimizer(model, warmup_steps=..., factor=lr_factor)) unless
-    `optimizer` (and `scheduler`) are given. Loss: LabelSmoothingLoss(smoothing), per target token.
+    `optimizer` (and `scheduler`) are given, e.g. make_adamw(model) for a GPT.
+    Loss: LabelSmoothingLoss(smoothing), per target token; a language model is trained with smoothing=0.0, the
+    plain cross-entropy (GPT-1 and GPT-2 use no label smoothing), so its loss is in nats per token.
     clip_grad_norm: rescale the gradient to at most this norm (not in the paper; off by default).
     Every `eval_every` steps, and after the last one, eval_fn(model) returns a dict of held-out metrics
     (e.g. held_out_evaluator(...)); training stops early when stop_when(metrics) is True. Every
@@ -141,13 +237,15 @@ def train(model: nn.Module, data: list, *, steps: int, tokenizers=None, batch_si
     history: "step", "train_loss", "lr" (the rate that step used), "train_seconds" (time spent in updates so
     far, evaluation excluded), one entry per step; "val_<metric>": lists of (step, value) pairs.
     """
-    tokenizers = _check_train_settings(model, data, tokenizers, steps, batch_size, eval_every, eval_fn, stop_when,
-                                       checkpoint_every, checkpoint_path, clip_grad_norm, seed)
+    tokenizers, block_size = _check_train_settings(model, data, tokenizers, steps, batch_size, block_size, eval_every,
+                                                   eval_fn, stop_when, checkpoint_every, checkpoint_path,
+                                                   clip_grad_norm, seed)
     if optimizer is None:
         optimizer, scheduler = make_optimizer(model, warmup_steps=warmup_steps, factor=lr_factor)
     loss_fn = LabelSmoothingLoss(smoothing, ignore_index=PAD_ID)
     torch.manual_seed(seed)  # dropout masks
-    batches = _batch_stream(list(data), tokenizers, batch_size, torch.Generator().manual_seed(seed))  # data order
+    data = data if isinstance(data, Tensor) else list(data)
+    batches = _batch_stream(data, tokenizers, batch_size, block_size, torch.Generator().manual_seed(seed))  # data order
     history: dict[str, list] = {"step": [], "train_loss": [], "lr": [], "train_seconds": []}
     from tqdm.auto import tqdm  # imported here: importing the package stays quiet and light
     bar = tqdm(total=steps, desc="training", disable=not progress)

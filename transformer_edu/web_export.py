@@ -1,9 +1,16 @@
 """A trained model as one static file for the browser: config, tokenizers and weights (the book's live views).
 
-The in-page engine (viz/views/engine.js) runs an encoder-decoder checkpoint of this package in JavaScript.
-It reads what `browser_asset` returns: plain JSON with every weight tensor as float32 bytes, little-endian,
-concatenated in the order of "tensors" and written once as base64. A matrix shared by several names (the
-tied embedding and output matrix, section 3.4) is written once, its other names listed in "aliases".
+The in-page engine (viz/views/engine.js) runs a checkpoint of this package in JavaScript: the encoder-decoder
+Transformer or the decoder-only GPT ("model" in the asset says which). It reads what `browser_asset` returns:
+plain JSON with every weight tensor as float32 bytes, little-endian, concatenated in the order of "tensors"
+and written once as base64. A matrix shared by several names (the tied embedding and output matrix, section
+3.4) is written once, its other names listed in "aliases".
+
+The engine implements the 2017 paper's block and the later options listed in ENGINE_OPTIONS (pre-LN, a final
+norm, GELU, learned positions, untied embeddings; and chapter 17's RMSNorm, SwiGLU, grouped-query and multi-query
+attention, rotary positions, torch's fused kernel). A config with any other value, or with a field added after
+this module was written that is not at its default (the paper's choice), is refused with a ValueError naming
+the option, rather than run wrongly in the page.
 
 The book ships one such file per model under book/_static/live/, as a script that registers the asset:
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -26,6 +34,19 @@ from .checkpoint import load_checkpoint
 from .checks import check_model, check_text, check_tokenizer_pair
 
 FORMAT, VERSION = "transformer_edu.web", 1
+ENGINE_MODELS = ("Transformer", "GPT")  # the model classes engine.js runs
+# The config fields engine.js reads, with the values it implements where a field has a choice (None: any valid
+# value). A field not listed here (a later option) must keep its default, which is the paper's choice.
+ENGINE_OPTIONS = {
+    "d_model": None, "n_heads": None, "d_ff": None, "layer_norm_eps": None, "norm_first": None, "max_len": None,
+    "dropout": None, "attention_dropout": None, "ffn_dropout": None,  # no dropout at inference
+    "activation": ("relu", "gelu", "swiglu"), "positional": ("sinusoidal", "learned", "rope"),
+    "norm": ("layer", "rms"), "n_kv_heads": None,
+    "attention_kernel": ("ours", "sdpa"),  # the same function of the inputs: sdpa is only another kernel
+    "share_embeddings": None, "final_norm": None, "pad_id": None, "bos_id": None, "eos_id": None,
+    "src_vocab_size": None, "tgt_vocab_size": None, "n_encoder_layers": None, "n_decoder_layers": None,  # Transformer
+    "vocab_size": None, "n_layers": None,  # GPT
+}
 _WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.isspace()
 _CLASSES = {"d": r"\p{Nd}", "s": _WHITESPACE, "w": r"\p{L}\p{N}_"}  # Python's Unicode \d, \s, \w for str
 _SYNTAX = set("^$\\.*+?()[]{}|/")  # the characters JavaScript's flag u lets a backslash escape
@@ -96,13 +117,35 @@ def tokenizer_data(tokenizer) -> dict:
     return data
 
 
+def check_engine_config(config) -> None:
+    """ValueError naming the first config option whose value engine.js does not implement (see ENGINE_OPTIONS)."""
+    kind = type(config).__name__
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name not in ENGINE_OPTIONS:
+            default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+            if value != default:
+                raise ValueError(f"the browser engine does not implement the option {kind}.{field.name}="
+                                 f"{value!r}: it runs {field.name}={default!r} (the paper's) only")
+        elif ENGINE_OPTIONS[field.name] is not None and value not in ENGINE_OPTIONS[field.name]:
+            raise ValueError(f"the browser engine does not implement {kind}.{field.name}={value!r}: it runs "
+                             f"{field.name} in {ENGINE_OPTIONS[field.name]}")
+
+
 def browser_asset(model, tokenizers, name: str) -> dict:
-    """The JSON the engine loads: name, model class, config, tokenizers (with "js_pattern" for a word
-    tokenizer), tensor names and shapes, aliases, and the weights as base64 float32."""
-    check_model(model)
+    """The JSON the engine loads: name, model class ("Transformer" or "GPT"), config, tokenizers (with
+    "js_pattern" for a word tokenizer), tensor names and shapes, aliases, and the weights as base64 float32.
+    A GPT reads and writes one vocabulary: its pair of tokenizers must be one tokenizer twice."""
+    check_model(model, seq2seq=False)
+    if type(model).__name__ not in ENGINE_MODELS:
+        raise ValueError(f"the browser engine runs the models {ENGINE_MODELS}, got a {type(model).__name__}")
+    check_engine_config(model.config)
     tokenizers = check_tokenizer_pair(tokenizers)
     if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
         raise ValueError(f"name must be lower-case letters, digits, '-' or '_' (a file name), got {name!r}")
+    if type(model).__name__ == "GPT" and tokenizers[0].to_dict() != tokenizers[1].to_dict():
+        raise ValueError("a GPT reads and writes one vocabulary: its source and target tokenizers must be the same, "
+                         "got two different ones")
     tensors, aliases, chunks, seen = [], [], [], {}
     for key, tensor in model.state_dict().items():
         pointer = tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape)

@@ -15,6 +15,7 @@ with a different marker per group, so no figure depends on telling red from gree
     embedding_projection(vectors (N, D), labels, groups)      2-D PCA of embeddings (section 3.4)
     learning_rate_schedule(steps, lrs), loss_curves(history)  section 5.3 and training
     parameter_breakdown({part: count}), model_diagram(model)  Figure 1, drawn from a model's own modules
+    seed_curves({row: runs}, baseline), seed_ranges({row: values}, baseline)   results repeated over seeds
 """
 from __future__ import annotations
 
@@ -527,4 +528,128 @@ def error_slices(report, target: float = 0.99, title: str | None = None) -> Figu
     axes[0].set_ylabel(f"exact match (%), dashed: {target:.0%}")
     fig.suptitle(title or f"Exact match per slice ({len(report.examples):,} dates, "
                           f"{report.accuracy:.2%} overall)")
+    return fig
+
+
+def _runs_of(name: str, runs) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """The (steps,) and (finished runs, steps) arrays of one row's repeated runs, and how many runs diverged.
+    A run is a list of (step, value) pairs, or None for a run that stopped on a non-finite loss."""
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not runs:
+        raise ValueError(f"curves[{name!r}] must be a non-empty list of runs (lists of (step, value) pairs, or None "
+                         f"for a diverged run), got {runs!r:.80}")
+    finished = [as_array(run, f"a run of {name!r}", 2) for run in runs if run is not None]
+    if any(run.shape[1:] != (2,) or run.shape[0] == 0 for run in finished):
+        raise ValueError(f"each run of {name!r} must be a non-empty list of (step, value) pairs")
+    if not finished:
+        return None, None, len(runs)
+    steps = finished[0][:, 0]
+    if any(run.shape != finished[0].shape or not np.array_equal(run[:, 0], steps) for run in finished):
+        raise ValueError(f"the runs of {name!r} must be evaluated at the same steps, to be averaged")
+    return steps, np.stack([run[:, 1] for run in finished]), len(runs) - len(finished)
+
+
+def _band(ax, steps, values, color, label, linestyle="-") -> None:
+    """The mean over runs as a line, the range (lowest to highest run) as a shaded band around it."""
+    ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=color, alpha=0.25, linewidth=0)
+    ax.plot(steps, values.mean(axis=0), color=color, linestyle=linestyle, linewidth=1.6, label=label)
+
+
+_LINE_COLOURS = [OKABE_ITO[k] for k in (0, 1, 2, 5, 3, 4)]  # no yellow: thin lines on white need contrast
+
+
+def seed_curves(curves: Mapping[str, Sequence], baseline: str | None = None, title: str | None = None,
+                ylim: tuple[float, float] | None = None, ncols: int = 4, xlabel: str = "training step",
+                ylabel: str = "validation loss") -> Figure:
+    """Curves repeated over seeds: for each row, the mean over its runs as a line and their range as a band.
+
+    curves maps a row name to its runs, each a list of (step, value) pairs evaluated at the same steps (or None,
+    a run that diverged: left out, and counted in the panel's title). Without `baseline`, every row is drawn on
+    one panel. With `baseline` (one of the names), each other row gets a panel of its own, with the baseline
+    drawn in grey on every panel: small multiples, so that each row is compared with the same reference.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError(f"curves must be a non-empty dict of row name -> runs, got {type(curves).__name__}")
+    if baseline is not None and baseline not in curves:
+        raise ValueError(f"baseline {baseline!r} is not one of the rows: {list(curves)}")
+    check_int("ncols", ncols)
+    rows = {str(name): _runs_of(str(name), runs) for name, runs in curves.items()}
+    others = [name for name in rows if name != baseline]
+    if baseline is not None and not others:
+        raise ValueError("with a baseline, curves needs at least one other row to compare with it")
+    groups = [[name] for name in others] if baseline is not None else [list(rows)]
+    ncols = min(ncols, len(groups))
+    nrows = -(-len(groups) // ncols)
+    fig = _new_figure(3.3 * ncols + 0.4, 2.7 * nrows + 0.7) if baseline is not None else _new_figure(6.5, 4.0)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    for i, (ax, names) in enumerate(zip(axes.flat, groups)):
+        notes = []
+        if baseline is not None and rows[baseline][0] is not None:
+            _band(ax, rows[baseline][0], rows[baseline][1], "#7f7f7f", baseline, linestyle="--")
+        for j, name in enumerate(names):
+            steps, values, diverged = rows[name]
+            colour = OKABE_ITO[0] if baseline is not None else _LINE_COLOURS[j % len(_LINE_COLOURS)]
+            if steps is not None:
+                _band(ax, steps, values, colour, name)
+            if diverged:
+                notes.append(f"{name}: {diverged} of {len(curves[name])} runs diverged")
+        if baseline is not None:
+            ax.set_title(names[0], fontsize=10)
+            _literal([ax.title])
+        if notes:
+            ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # nothing to label when every run diverged
+            _literal(ax.legend(fontsize=7 if baseline is not None else 8, loc="upper right").get_texts())
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    if ylim is not None:
+        axes[0, 0].set_ylim(*ylim)
+    fig.suptitle(title or ("Mean over seeds (line) and range (band)"
+                           + (f", against {baseline} (grey, dashed)" if baseline is not None else "")))
+    return fig
+
+
+def seed_ranges(values: Mapping[str, Sequence[float]], baseline: str | None = None, title: str | None = None,
+                xlabel: str = "value") -> Figure:
+    """One row per name: every seed's value as a dot, their range as a bar, their mean as a vertical tick.
+    With `baseline` (one of the names), its range is shaded across the whole figure: a row whose bar lies
+    outside the shaded band differs from the baseline by more than the seed-to-seed spread. NaN values (a run
+    with no value, e.g. a diverged one) are left out; a row with none is labelled "no value"."""
+    if not isinstance(values, Mapping) or not values:
+        raise ValueError(f"values must be a non-empty dict of row name -> list of numbers, got "
+                         f"{type(values).__name__}")
+    if baseline is not None and baseline not in values:
+        raise ValueError(f"baseline {baseline!r} is not one of the rows: {list(values)}")
+    rows = {}
+    for name, numbers in values.items():
+        arr = as_array([np.nan if v is None else v for v in numbers], f"values[{name!r}]", 1)
+        if arr.size == 0:
+            raise ValueError(f"values[{name!r}] must hold at least one number")
+        rows[str(name)] = arr[np.isfinite(arr)]
+    fig = _new_figure(7.5, 0.42 * len(rows) + 1.3)
+    ax = fig.add_subplot()
+    if baseline is not None and rows[str(baseline)].size:
+        ax.axvspan(rows[str(baseline)].min(), rows[str(baseline)].max(), color="#7f7f7f", alpha=0.2, linewidth=0,
+                   label=f"range of {baseline}")
+    for y, (name, arr) in enumerate(rows.items()):
+        colour = _LINE_COLOURS[y % len(_LINE_COLOURS)]
+        if arr.size == 0:
+            ax.text(0.5, y, "no value", transform=ax.get_yaxis_transform(), va="center", ha="center", fontsize=8)
+            continue
+        ax.plot([arr.min(), arr.max()], [y, y], color=colour, linewidth=2.5, solid_capstyle="butt")
+        ax.plot(arr, np.full(arr.size, y), linestyle="none", marker=MARKERS[y % len(MARKERS)], markersize=5,
+                color=colour, markeredgecolor="black", markeredgewidth=0.5)
+        ax.plot([arr.mean()], [y], linestyle="none", marker="|", markersize=14, markeredgewidth=2, color="black")
+    ax.set_yticks(range(len(rows)), list(rows))
+    _literal(ax.get_yticklabels())
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # the first row on top
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    if baseline is not None:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "Each seed (dots), their range (bar) and mean (black tick)")
     return fig

@@ -71,6 +71,12 @@ has the text box input[data-te-control=text] (set its value, dispatch "input": e
   data-te-kind, data-te-layer and data-te-head; click it) switches that head off: [data-te-role=output-ablated]
   and table[data-te-role=probabilities] show the output without it; select[data-te-control=kind], layer and
   head choose the heatmap.
+- LiveGeneration, data-te-view="live-generation" (a GPT checkpoint): its text box is a <textarea> (Ctrl+Enter
+  generates); button[data-te-control=generate] (click) runs a new generation, which the page writes a slice at a
+  time: [data-te-role=status] gets data-te-state="done" when it ends; [data-te-role=output] is the prompt and the
+  text written; input[data-te-control=step] (dispatch "input") moves the chosen rect[data-te-role=bar] and
+  [data-te-role=context]; input[data-te-control=temperature], select[data-te-control=top-k] and top-p,
+  input[data-te-control=seed] and input[data-te-control=tokens] are the settings of the next run.
 
 Size: the data is about 6-8 bytes per number once rounded; each view also carries its JavaScript and CSS
 (measured: 18-23 KB per view, 30 KB for LayerStatisticsExplorer; `view.data_size` gives the data's bytes).
@@ -84,11 +90,11 @@ from .base import rounded, significant
 from .distribution import DistributionExplorer
 from .embedding import EmbeddingExplorer, nearest_neighbours
 from .layer_statistics import SERIES_LIMIT, LayerStatisticsExplorer
-from .live import LiveAttention, LiveDecoding, LiveTranslator, TokenJourney, ablation_measurements
+from .live import LiveAttention, LiveDecoding, LiveGeneration, LiveTranslator, TokenJourney, ablation_measurements
 from .positional import PositionalEncodingExplorer
 from .tokens import STATIC_TOKENS_NOTE, TokenExplorer, token_pairs
 
 __all__ = ["SERIES_LIMIT", "STATIC_TOKENS_NOTE", "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer",
-           "LayerStatisticsExplorer", "LiveAttention", "LiveDecoding", "LiveTranslator", "MaskedAttentionExplorer",
+           "LayerStatisticsExplorer", "LiveAttention", "LiveDecoding", "LiveGeneration", "LiveTranslator", "MaskedAttentionExplorer",
            "PositionalEncodingExplorer", "TokenExplorer", "TokenJourney", "ablation_measurements",
            "nearest_neighbours", "rounded", "significant", "token_pairs"]

@@ -1,9 +1,10 @@
-// engine.js: the trained Transformer running in the browser, for one sentence at a time.
+// engine.js: a trained model of the package running in the browser, for one sentence at a time: the
+// encoder-decoder Transformer, or the decoder-only GPT built from the same blocks.
 //
 // It mirrors the Python package one block of the paper at a time, with the same names: tokenizer.py,
 // embeddings.py, positional_encoding.py, attention.py, multi_head_attention.py, feed_forward.py, block.py,
-// model.py, decoding.py, beam.py and ablation.py. With one sentence the batch axis B = 1 is left out, so a
-// tensor (L, D) is a list of L rows, each a Float64Array of D numbers; attention weights are (H, T, S).
+// model.py, decoding.py, beam.py, ablation.py and gpt.py. With one sentence the batch axis B = 1 is left out,
+// so a tensor (L, D) is a list of L rows, each a Float64Array of D numbers; attention weights are (H, T, S).
 // The weights are the checkpoint's float32 values (web_export.py writes them); the arithmetic is
 // JavaScript's float64, so results differ from torch's float32 only by torch's rounding (about 1e-6).
 // Nothing here touches the page: the views (view_live*.js) call these functions and draw the results.
@@ -13,6 +14,9 @@ const Engine = (() => {
   function loadModel(asset) {
     if (!asset || asset.format !== "transformer_edu.web" || asset.version !== 1) {
       throw new Error("not a model asset written by transformer_edu.web_export (format transformer_edu.web, version 1)");
+    }
+    if (!["Transformer", "GPT"].includes(asset.model)) {
+      throw new Error(`this engine runs a Transformer or a GPT, not a ${asset.model}`);
     }
     const bytes = Uint8Array.from(atob(asset.weights), (c) => c.charCodeAt(0));
     const all = new Float32Array(bytes.buffer); // little-endian float32, as written (every browser is little-endian)
@@ -25,8 +29,9 @@ const Engine = (() => {
     }
     for (const [alias, name] of asset.aliases) params[alias] = params[name]; // tied matrices: one copy
     const c = asset.config;
-    const positions = c.positional === "learned" ? null : sinusoidalTable(c.max_len, c.d_model);
-    return { name: asset.name, config: c, tokenizers: asset.tokenizers, params: params, positions: positions };
+    const positions = c.positional === "sinusoidal" ? sinusoidalTable(c.max_len, c.d_model) : null;
+    return { name: asset.name, kind: asset.model, config: c, tokenizers: asset.tokenizers, params: params,
+      positions: positions };
   }
 
   // ---- tokenizer.py: text -> pieces -> ids, and back ------------------------------------------------------
@@ -62,14 +67,20 @@ const Engine = (() => {
 
   function linear(x, p, name) {
     // nn.Linear: y = x W^T + b. x (L, in), weight (out, in) -> (L, out)
-    const w = p[name + ".weight"], b = p[name + ".bias"];
-    const [nOut, nIn] = w.shape;
+    const [nOut, nIn] = p[name + ".weight"].shape, w = p[name + ".weight"].data, b = p[name + ".bias"];
     return x.map((row) => {
       const y = new Float64Array(nOut);
-      for (let o = 0; o < nOut; o++) {
-        let s = b ? b.data[o] : 0;
-        for (let i = 0; i < nIn; i++) s += row[i] * w.data[o * nIn + i];
-        y[o] = s;
+      for (let o = 0, at = 0; o < nOut; o++, at += nIn) { // at: where row o of W starts
+        // four partial sums of the dot product: their additions do not wait for each other (twice as fast)
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+        for (; i + 3 < nIn; i += 4) {
+          s0 += row[i] * w[at + i];
+          s1 += row[i + 1] * w[at + i + 1];
+          s2 += row[i + 2] * w[at + i + 2];
+          s3 += row[i + 3] * w[at + i + 3];
+        }
+        for (; i < nIn; i++) s0 += row[i] * w[at + i];
+        y[o] = (b ? b.data[o] : 0) + (s0 + s1) + (s2 + s3);
       }
       return y;
     });
@@ -139,8 +150,25 @@ const Engine = (() => {
     return Float64Array.from(e, (x) => x / sum);
   }
 
+  function rotate(x, start) {
+    // rotary.py's apply_rotary (Su et al. 2021): each pair (x_2i, x_2i+1) at position m turned by the angle
+    // m theta_i, theta_i = 10000^(-2i / d_k), with cos and sin rounded to float32 as torch holds them.
+    // x (L, d_k) at positions start .. start + L - 1 -> (L, d_k)
+    const dK = x[0].length;
+    return x.map((row, t) => {
+      const out = new Float64Array(dK);
+      for (let i = 0; i < dK; i += 2) {
+        const angle = (start + t) * Math.pow(10000, -i / dK);
+        const cos = Math.fround(Math.cos(angle)), sin = Math.fround(Math.sin(angle));
+        out[i] = row[i] * cos - row[i + 1] * sin;
+        out[i + 1] = row[i] * sin + row[i + 1] * cos;
+      }
+      return out;
+    });
+  }
+
   function multiHeadAttention(
-    p, name, query, source, mask, nHeads, ablated, cache) {
+    p, name, query, source, mask, nHeads, ablated, cache, rotary = false) {
     // MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O,
     //   head_i = Attention(Q W^Q_i, K W^K_i, V W^V_i).
     // query (T, D), source (S, D) -> out (T, D), weights (H, T, S).
@@ -148,6 +176,8 @@ const Engine = (() => {
     // (ablation.py); they still compute their weights.
     // With a `cache` (kv_cache.py), keys and values are kept between decoding
     // steps, as MultiHeadAttention.forward_cached does.
+    // Later changes (attention_variants.py): fewer key/value heads than query
+    // heads (W^K and W^V are then narrower), `rotary` positions (rotary.py).
     const q = linear(query, p, name + ".w_q");
     const kept = cache ? cache.kept[name] : undefined;
     let k, v;
@@ -156,7 +186,7 @@ const Engine = (() => {
       // projected at the first step
       ({ k, v } = kept);
     } else {
-      k = linear(source, p, name + ".w_k"); // (S_new, D)
+      k = linear(source, p, name + ".w_k"); // (S_new, H_kv * d_k), H_kv = H
       v = linear(source, p, name + ".w_v");
       if (cache && kept) { // self-attention: append (new arrays)
         k = kept.k.concat(k);
@@ -165,12 +195,19 @@ const Engine = (() => {
       if (cache) cache.kept[name] = { static: source !== query, k: k, v: v };
     }
     const D = q[0].length, dK = D / nHeads;
+    const groups = nHeads / (k[0].length / dK); // query heads per k/v head
     const concat = rows(query.length, D); // (T, H * d_k)
     const weights = [];
+    // split_heads: head i's columns
+    const part = (x, i) => x.map((row) => row.subarray(i * dK, (i + 1) * dK));
     for (let h = 0; h < nHeads; h++) {
-      // split_heads: head h's columns
-      const part = (x) => x.map((row) => row.subarray(h * dK, (h + 1) * dK));
-      const head = scaledDotProductAttention(part(q), part(k), part(v), mask);
+      const g = Math.floor(h / groups); // the key/value head of head h
+      let qh = part(q, h), kh = part(k, g);
+      if (rotary) { // the queries are the last T of the S positions
+        qh = rotate(qh, k.length - q.length);
+        kh = rotate(kh, 0);
+      }
+      const head = scaledDotProductAttention(qh, kh, part(v, g), mask);
       weights.push(head.weights);
       if (ablated.includes(h)) continue; // this head's columns stay 0
       head.out.forEach((row, t) => concat[t].set(row, h * dK)); // merge_heads
@@ -178,7 +215,7 @@ const Engine = (() => {
     return { out: linear(concat, p, name + ".w_o"), weights: weights };
   }
 
-  // ---- feed_forward.py and the LayerNorm of "Add & Norm" ------------------------
+  // ---- feed_forward.py, and normalization.py: the Norm of "Add & Norm" ----------
   function erf(x) { // Abramowitz and Stegun 7.1.26 (error below 1.5e-7), for GELU
     const t = 1 / (1 + 0.3275911 * Math.abs(x));
     const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
@@ -186,10 +223,16 @@ const Engine = (() => {
     return x < 0 ? -y : y;
   }
   const ACTIVATIONS = { relu: (z) => Math.max(0, z), gelu: (z) => 0.5 * z * (1 + erf(z / Math.SQRT2)) };
+  const swish = (z) => z / (1 + Math.exp(-z)); // z sigmoid(z), torch's SiLU
 
   function positionwiseFeedForward(p, name, x, activation) {
-    // FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (equation 2; GELU instead of max(0, .) when configured)
-    const inner = linear(x, p, name + ".w_1").map((row) => row.map(ACTIVATIONS[activation])); // (L, F)
+    // FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (equation 2; GELU instead of max(0, .) when configured). SwiGLU
+    // (Shazeer 2020): w_1 holds x W_1 + b_1 and x V + c side by side, and Swish(the first) * (the second) passes
+    const inner = linear(x, p, name + ".w_1").map((row) => { // (L, F), or (L, 2F) before SwiGLU
+      if (activation !== "swiglu") return row.map(ACTIVATIONS[activation]);
+      const F = row.length / 2;
+      return row.subarray(0, F).map((z, i) => swish(z) * row[F + i]);
+    }); // (L, F)
     return linear(inner, p, name + ".w_2"); // (L, D)
   }
 
@@ -204,22 +247,37 @@ const Engine = (() => {
     });
   }
 
+  function rmsNorm(p, name, x, eps) {
+    // normalization.py's RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x^2) + eps) * gain over each row
+    const g = p[name + ".weight"].data;
+    return x.map((row) => {
+      const rms = Math.sqrt(row.reduce((a, v) => a + v * v, 0) / row.length + eps);
+      return row.map((v, i) => (v / rms) * g[i]);
+    });
+  }
+
+  function normalize(model, name, x) {
+    // make_norm: the paper's LayerNorm, or RMSNorm when the config says norm "rms"
+    const norm = model.config.norm === "rms" ? rmsNorm : layerNorm;
+    return norm(model.params, name, x, model.config.layer_norm_eps);
+  }
+
   // ---- block.py: one layer of either stack ------------------------------------------------------------------
   function block(model, name, x, mask, memory, kinds, ctx) {
     // Self-attention, encoder-decoder attention when `memory` is given,
     // feed-forward; each sub-layer wrapped as the paper does or as pre-LN does:
     //   post-LN (the paper): x = LayerNorm(x + Sublayer(x))
     //   pre-LN:              x = x + Sublayer(LN(x))
-    const c = model.config, p = model.params, eps = c.layer_norm_eps;
-    const preLn = c.norm_first;
+    const c = model.config, p = model.params, preLn = c.norm_first;
     const sublayer = (norm, run) => {
-      if (preLn) return add(x, run(layerNorm(p, norm, x, eps)));
-      return layerNorm(p, norm, add(x, run(x)), eps);
+      if (preLn) return add(x, run(normalize(model, norm, x)));
+      return normalize(model, norm, add(x, run(x)));
     };
+    const rotary = c.positional === "rope"; // in self-attention only
     const attention = (kind, attn, source, m) => (h) => {
       const r = multiHeadAttention(p, name + "." + attn, h,
         source === null ? h : source, m, c.n_heads,
-        ctx.ablated(kind, ctx.layer), ctx.cache);
+        ctx.ablated(kind, ctx.layer), ctx.cache, rotary && source === null);
       ctx.weights[kind].push(r.weights);
       ctx.trace(`${name}.${attn}`, r.out);
       return r.out;
@@ -262,26 +320,38 @@ const Engine = (() => {
       x = block(model, `${prefix}.layers.${l}`, x, mask, memory, kinds, ctx);
     }
     if (model.config.final_norm) {
-      x = layerNorm(model.params, prefix + ".final_norm", x, model.config.layer_norm_eps);
+      x = normalize(model, prefix + ".final_norm", x);
       ctx.trace(prefix + ".final_norm", x);
     }
     return x;
   }
 
   // ---- model.py: Transformer.encode and Transformer.decode --------------------------------------------------
-  function checkIds(model, ids, what, vocab, start = 0) {
-    if (!ids.length) throw new Error(`the ${what} is empty: it needs at least one token`);
-    if (start + ids.length > model.config.max_len) {
-      throw new Error(`the ${what} has ${start + ids.length} tokens; this model has positions for at most ${model.config.max_len}`);
+  function checkKind(model, kind, what) {
+    if (model.kind !== kind) {
+      const other = kind === "GPT" ? "encode, decode and the decoding functions" : "gptForward and generate";
+      throw new Error(`${what} runs a ${kind}; this model is a ${model.kind}: use ${other}`);
     }
+  }
+
+  function checkTokens(ids, what, vocab) {
+    if (!ids.length) throw new Error(`the ${what} is empty: it needs at least one token`);
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`${what} id ${id} is outside 0..${vocab - 1}`);
+    }
+  }
+
+  function checkIds(model, ids, what, vocab, start = 0) {
+    checkTokens(ids, what, vocab);
+    if (start + ids.length > model.config.max_len) {
+      throw new Error(`the ${what} has ${start + ids.length} tokens; this model has positions for at most ${model.config.max_len}`);
     }
   }
 
   function encode(model, srcIds, options = {}) {
     // src ids (S,) -> {memory (S, D), weights: {encoder_self: N x (H, S, S)}}
     const c = model.config;
+    checkKind(model, "Transformer", "encode");
     checkIds(model, srcIds, "source", c.src_vocab_size);
     const ctx = context(options);
     let x = tokenEmbedding(model.params, "src_embed", srcIds, c.d_model);
@@ -301,6 +371,7 @@ const Engine = (() => {
     // target ids (T,), memory (S, D) -> {logits (T, V), weights: {decoder_self: N x (H, T, T), cross: N x (H, T, S)}}
     // With options.cache (newCache()), tgtIds are only the new tokens, at the positions after the cached ones.
     const c = model.config, start = options.cache ? options.cache.length : 0;
+    checkKind(model, "Transformer", "decode");
     checkIds(model, tgtIds, "target", c.tgt_vocab_size, start);
     const ctx = context(options);
     let y = tokenEmbedding(model.params, "tgt_embed", tgtIds, c.d_model);
@@ -344,27 +415,29 @@ const Engine = (() => {
     return Float64Array.from(logits[logits.length - 1]);
   }
 
-  function withoutNever(model, logits) {
-    // PAD and BOS at -inf: no decoding method chooses them
+  function withoutNever(logits, never) {
+    // PAD and BOS (`never`) at -inf: no decoding method chooses them
     const out = Float64Array.from(logits);
-    for (const id of neverGenerated(model)) out[id] = -Infinity;
+    for (const id of never) out[id] = -Infinity;
     return out;
   }
 
   const argmax = (xs) => xs.reduce((best, v, i) => (v > xs[best] ? i : best), 0); // the first of equal maxima
 
-  function generate(model, srcIds, choose, options) {
-    // the loop greedy decoding and sampling share: encode once, then one token per step until EOS
+  function decodingLoop(model, srcIds, choose, options) {
+    // the loop greedy decoding and sampling share (decoding.py's _generate): encode once, then one token per
+    // step until EOS
     const c = model.config, run = { ablate: options.ablate, cache: newCache() }; // no trace: it would repeat
     const maxLen = maxLength(model, srcIds, options);
     const memory = encode(model, srcIds, run).memory;
-    const ids = [c.bos_id], steps = [];
+    const never = neverGenerated(model), ids = [c.bos_id], steps = [];
     for (let t = 0; t < maxLen; t++) {
       const logits = nextLogits(model, ids, memory, run);
-      const token = choose(withoutNever(model, logits));
+      const token = choose(withoutNever(logits, never));
       // probs: the model's own (PAD and BOS shown as 0, not renormalized), as decode_step_by_step gives them
-      steps.push({ prefix: ids.slice(), probs: softmaxRow(logits).map((p, i) => (neverGenerated(model).includes(i) ? 0 : p)),
-        chosen: token });
+      const probs = softmaxRow(logits);
+      for (const id of never) probs[id] = 0;
+      steps.push({ prefix: ids.slice(), probs: probs, chosen: token });
       ids.push(token);
       if (token === c.eos_id) break;
     }
@@ -373,7 +446,7 @@ const Engine = (() => {
 
   function greedyDecode(model, srcIds, options = {}) {
     // the most probable token at each step -> {ids (BOS first), steps: [{prefix, probs (V,), chosen}]}
-    return generate(model, srcIds, argmax, options);
+    return decodingLoop(model, srcIds, argmax, options);
   }
 
   function randomGenerator(seed) {
@@ -398,28 +471,68 @@ const Engine = (() => {
     return softmaxRow(Array.from(logits, (z) => (z - top) / temperature));
   }
 
-  function sample(model, srcIds, options = {}) {
-    // draw each token from softmax(logits / temperature) among the top_k most probable (ties at the k-th kept)
+  function topKFilter(logits, k) {
+    // -inf for every logit below the k-th largest (ties with it kept)
+    const kth = Array.from(logits).sort((a, b) => b - a)[k - 1];
+    return logits.map((z) => (z < kth ? -Infinity : z));
+  }
+
+  function topPFilter(probs, p) {
+    // the nucleus (Holtzman et al. 2020): the fewest most probable tokens whose probability reaches p, and
+    // every token tied with the least probable of them; 0 elsewhere (not renormalized)
+    const ranked = Array.from(probs).sort((a, b) => b - a);
+    let before = 0, kept = 0; // the mass of the more probable tokens, and how many are kept
+    while (kept < ranked.length && before < p) before += ranked[kept++];
+    const least = ranked[kept - 1];
+    return probs.map((q) => (q < least ? 0 : q));
+  }
+
+  function nextTokenProbabilities(logits, temperature, topK, topP) {
+    // decoding.py's: top-k on the logits, softmax(logits / temperature), then top-p, renormalized (V,)
+    if (topK) logits = topKFilter(logits, topK); // dividing by a temperature keeps the order
+    let probs = temperedProbabilities(logits, temperature);
+    if (topP !== undefined && topP !== null) {
+      probs = topPFilter(probs, topP);
+      const kept = probs.reduce((a, q) => a + q, 0);
+      probs = probs.map((q) => q / kept);
+    }
+    return probs;
+  }
+
+  function draw(probs, random) {
+    // one token from `probs`: walk the cumulative probabilities up to a uniform number u
+    let u = random(), chosen = -1;
+    for (let v = 0; v < probs.length; v++) {
+      if (probs[v] === 0) continue;
+      chosen = v;
+      if (u < probs[v]) break;
+      u -= probs[v]; // (rounding can leave u just past the end: the last allowed token is kept)
+    }
+    return chosen;
+  }
+
+  function samplingOptions(options, vocab) {
+    // temperature (default 1), topK and topP (default: the whole vocabulary), checked as decoding.py does
     const temperature = options.temperature === undefined ? 1 : options.temperature;
-    if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`temperature must be a number > 0, got ${temperature}`);
-    if (options.topK !== undefined) checkCount("topK", options.topK, model.config.tgt_vocab_size);
+    if (!(temperature > 0 && Number.isFinite(temperature))) {
+      throw new Error(`temperature must be a number > 0, got ${temperature}`);
+    }
+    const absent = (x) => x === undefined || x === null;
+    if (!absent(options.topK)) checkCount("topK", options.topK, vocab);
+    if (!absent(options.topP) && !(options.topP > 0 && options.topP <= 1)) {
+      throw new Error(`topP must be a number in (0, 1], got ${options.topP}`);
+    }
+    return { temperature: temperature, topK: absent(options.topK) ? undefined : options.topK,
+      topP: absent(options.topP) ? undefined : options.topP };
+  }
+
+  function sample(model, srcIds, options = {}) {
+    // draw each token from nextTokenProbabilities: softmax(logits / temperature) among the top-k most probable
+    // (ties at the k-th kept), then the top-p nucleus; PAD and BOS get probability 0 first
+    const { temperature, topK, topP } = samplingOptions(options, model.config.tgt_vocab_size);
     const random = randomGenerator(options.seed || 0);
-    const choose = (logits) => {
-      if (options.topK) {
-        const kth = Array.from(logits).sort((a, b) => b - a)[options.topK - 1];
-        logits = logits.map((z) => (z < kth ? -Infinity : z)); // the rest get probability 0
-      }
-      const probs = temperedProbabilities(logits, temperature);
-      let u = random(), chosen = -1; // walk the cumulative probabilities up to u
-      for (let v = 0; v < probs.length; v++) {
-        if (probs[v] === 0) continue;
-        chosen = v;
-        if (u < probs[v]) break;
-        u -= probs[v]; // (rounding can leave u just past the end: the last allowed token is kept)
-      }
-      return chosen;
-    };
-    return generate(model, srcIds, choose, options);
+    const choose = (logits) => draw(nextTokenProbabilities(logits, temperature, topK, topP), random);
+    return decodingLoop(model, srcIds, choose, options);
   }
 
   // ---- beam.py: beam search with the GNMT length penalty -------------------------------------------------------
@@ -502,10 +615,88 @@ const Engine = (() => {
     return { ids: best, score: bestScore, steps: steps };
   }
 
+  // ---- gpt.py: a decoder-only language model from the same blocks -------------
+  function gptForward(model, ids, options = {}) {
+    // GPT.forward: ids (T,) -> {logits (T, V),
+    //   weights: {decoder_self: N x (H, T, start + T)}}.
+    // The decoder's blocks without encoder-decoder attention: embeddings
+    // x sqrt(D), positions (none added when they are rotary), N causal blocks,
+    // the final LayerNorm if configured, the output layer. With options.cache,
+    // ids are the new tokens only, at the positions after the cached ones.
+    const c = model.config, start = options.cache ? options.cache.length : 0;
+    checkKind(model, "GPT", "gptForward");
+    checkIds(model, ids, "input", c.vocab_size, start);
+    const ctx = context(options);
+    let x = tokenEmbedding(model.params, "embed", ids, c.d_model);
+    ctx.trace("embed", x);
+    if (c.positional !== "rope") { // rotary positions act inside the attention
+      x = positionalEncoding(model, "position", x, start);
+      ctx.trace("position", x);
+    }
+    const causalMask = (t, s) => s <= start + t; // t sees positions 0..t
+    x = stack(model, "decoder", c.n_layers, x, causalMask, null,
+      ["decoder_self"], ctx);
+    if (options.cache) options.cache.length += ids.length;
+    const logits = linear(x, model.params, "output"); // (T, V)
+    ctx.trace("output", logits);
+    return { logits: logits, weights: ctx.weights };
+  }
+
+  function generation(model, promptIds, options = {}) {
+    // gpt.generate for one prompt, one step at a time: an iterator of
+    // maxNewTokens steps. Each takes the most probable token (temperature
+    // null: greedy, the lowest id among ties) or draws one from
+    // nextTokenProbabilities; no token is special, nothing stops it early.
+    // The model sees the last max_len tokens only (nanoGPT's crop), at
+    // positions 0 .. max_len - 1: once the text is longer, every step runs
+    // that whole window again, without the cache, as gpt.generate does.
+    // A step: {start, probs (V,), drawn (V,) or null, chosen}. The window was
+    // ids[start ..]; probs is the model's softmax, drawn what was sampled from.
+    const c = model.config, maxLen = c.max_len;
+    checkKind(model, "GPT", "generate");
+    checkTokens(promptIds, "prompt", c.vocab_size);
+    const n = options.maxNewTokens === undefined ? 1 : options.maxNewTokens;
+    if (!Number.isInteger(n) || n < 0) {
+      throw new Error(`maxNewTokens must be a whole number >= 0, got ${n}`);
+    }
+    const greedy = options.temperature === null; // top-k, top-p checked anyway
+    const { temperature, topK, topP } = samplingOptions(
+      { ...options, temperature: greedy ? 1 : options.temperature }, c.vocab_size);
+    const random = randomGenerator(options.seed || 0);
+    const cache = options.useCache === false ? null : newCache();
+    const ids = promptIds.slice();
+    function* steps() {
+      for (let t = 0; t < n; t++) {
+        const cached = cache && ids.length <= maxLen; // the text fits
+        const start = cached ? 0 : Math.max(0, ids.length - maxLen);
+        const run = cached // feed what the cache has not seen
+          ? gptForward(model, ids.slice(cache.length), { cache: cache })
+          : gptForward(model, ids.slice(start)); // the window, from position 0
+        const logits = run.logits[run.logits.length - 1]; // (V,)
+        const drawn = greedy ? null
+          : nextTokenProbabilities(logits, temperature, topK, topP);
+        const token = greedy ? argmax(logits) : draw(drawn, random);
+        ids.push(token);
+        yield { start: start, probs: softmaxRow(logits), drawn: drawn,
+          chosen: token };
+      }
+    }
+    return steps();
+  }
+
+  function generate(model, promptIds, options = {}) {
+    // every step of `generation` -> {ids (prompt + new tokens), steps}
+    const steps = [...generation(model, promptIds, options)];
+    const ids = promptIds.concat(steps.map((step) => step.chosen));
+    return { ids: ids, steps: steps };
+  }
+
   // ---- what the views call ------------------------------------------------------
   return {
     loadModel, tokenize, encodeText, decodeIds, tokenEmbedding, sinusoidalTable, positionalEncoding,
-    scaledDotProductAttention, multiHeadAttention, positionwiseFeedForward, layerNorm, block, encode, decode,
-    defaultMaxLen, newCache, forkCache, nextLogits, logSoftmax, greedyDecode, sample, randomGenerator, temperedProbabilities, beamSearch, lp,
+    scaledDotProductAttention, rotate, multiHeadAttention, positionwiseFeedForward, layerNorm, rmsNorm, block,
+    encode, decode, defaultMaxLen, newCache, forkCache, nextLogits, logSoftmax, greedyDecode, sample,
+    randomGenerator, temperedProbabilities, topKFilter, topPFilter, nextTokenProbabilities, beamSearch, lp,
+    gptForward, generation, generate,
   };
 })();

@@ -11,14 +11,17 @@ web_export.py from transformer_edu/checkpoints/<name>.pt:
   of weights are never stored in the notebook).
 
 Typed text is tokenized in the page; text the tokenizer cannot read, an empty box or a source longer than
-the model's max_len give a message in the view (as text, never as HTML).
+the model's max_len give a message in the view (as text, never as HTML). LiveGeneration runs a decoder-only
+model (a GPT checkpoint); the other views run the encoder-decoder Transformer.
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ...block import KINDS
 from ...checkpoint import load_checkpoint
@@ -94,8 +97,8 @@ def ablation_measurements(scores: dict, baseline: float, more=()) -> list[dict]:
     for kind, grid in scores.items():
         for (layer, head), value in np.ndenumerate(np.asarray(grid, dtype=np.float64)):
             found.append({"heads": [[kind, layer, head]], "exact_match": float(value)})
-    for heads, value in more:
-        found.append({"heads": [[k, int(l), int(h)] for k, l, h in heads], "exact_match": float(value)})
+    for heads, value in more:  # (sorted: a set of heads gives the same list, so the same stored notebook, every run)
+        found.append({"heads": sorted([k, int(l), int(h)] for k, l, h in heads), "exact_match": float(value)})
     for item in found:
         if not 0 <= item["exact_match"] <= 1 or any(k not in KINDS for k, _, _ in item["heads"]):
             raise ValueError(f"each measurement needs kinds from {KINDS} and an exact match in [0, 1], got {item}")
@@ -197,3 +200,58 @@ class TokenJourney(LiveView):
     @classmethod
     def data_for(cls, text: str = "Wed 25 Nov 2026", asset: str = "dates", *, title: str | None = None):
         return cls.settings(asset, text, title)
+
+
+GENERATION_MAX = 300  # view_live_generation.js: the most new tokens one run may ask for
+
+
+@functools.lru_cache(maxsize=8)
+def _saved_model(path: Path, _mtime_ns: int) -> tuple[str, dict]:
+    """(model class name, config dict) of a checkpoint file, read once per version of the file."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    return payload.get("model", "Transformer"), payload.get("config", {})
+
+
+class LiveGeneration(LiveView):
+    """A decoder-only model (a GPT checkpoint) continues a prompt in the page, with each step's probabilities
+    (chapter 15).
+
+    The model (asset) runs in the page as gpt.generate does: the key/value cache while the text fits the
+    context (config.max_len tokens), then the last max_len tokens recomputed at every step (nanoGPT's crop;
+    about 0.1 s a token in the page, against about 2 ms with the cache: benchmarks/engine_browser.py).
+    Generate (or Ctrl+Enter in the prompt) runs it; the text appears as it is written. A slider walks through
+    the steps: the context the model saw, its five most probable next tokens with their probabilities (the
+    model's own, and those of the distribution drawn from: decoding.next_token_probabilities with the
+    temperature, top-k and top-p), and the token chosen. temperature None decodes greedily (top_k and top_p
+    then do nothing); top_k and top_p None keep the whole vocabulary; max_new_tokens is the number of tokens
+    written. Greedy generation gives gpt.generate's tokens; sampling draws with the page's own seeded
+    generator (mulberry32), so a seed (a 32-bit int) gives other text than a torch.Generator would.
+    """
+
+    _esm = front_end("engine.js", "view_live.js", "view_live_generation.js")
+
+    @classmethod
+    def data_for(cls, text: str = "**ROMEO**  \n", asset: str = "shakespeare", *, temperature: float | None = 0.8,
+                 top_k: int | None = None, top_p: float | None = None, seed: int = 0, max_new_tokens: int = 120,
+                 title: str | None = None):
+        settings = cls.settings(asset, text, title)
+        kind, config = _saved_model(CHECKPOINTS / f"{asset}.pt", (CHECKPOINTS / f"{asset}.pt").stat().st_mtime_ns)
+        if kind != "GPT":
+            raise ValueError(f"LiveGeneration runs a decoder-only language model (a GPT checkpoint); {asset!r} "
+                             f"holds a {kind}")
+        if temperature is not None:
+            check_number("temperature (None decodes greedily)", temperature, 0, low_open=True)
+        if top_k is not None:
+            check_int("top_k", top_k, 1, config["vocab_size"], " (None keeps the whole vocabulary)")
+        if top_p is not None:
+            check_number("top_p (None keeps the whole vocabulary)", top_p, 0, 1, low_open=True)
+        check_int("seed", seed, 0, SEED_MAX, " (the page's generator takes 32-bit seeds)")
+        check_int("max_new_tokens", max_new_tokens, 1, GENERATION_MAX, " (the view's limit)")
+        return {**settings, "label": "Prompt:", "temperature": None if temperature is None else float(temperature),
+                "top_k": top_k, "top_p": None if top_p is None else float(top_p), "seed": seed,
+                "max_new_tokens": max_new_tokens, "generation_max": GENERATION_MAX}
+
+    def _summary(self) -> str:
+        d = self.data
+        return (f"{super()._summary()}, temperature={d['temperature']}, top_k={d['top_k']}, top_p={d['top_p']}, "
+                f"seed={d['seed']}, max_new_tokens={d['max_new_tokens']}")

@@ -71,14 +71,21 @@ function sourceFor(model, text) {
 
 // The frame of every live view: title, a text box, a message line, and the area `draw` fills.
 // draw(model, source, area) runs on every edit with valid text; the message line shows problems as text.
-function liveFrame(el, widget, kind, controls) {
+// options.read(model, text) turns the text into `source` or throws (default: sourceFor, a source sentence);
+// options.multiline makes the box a <textarea> (a prompt may hold line breaks).
+function liveFrame(el, widget, kind, controls, options = {}) {
   const data = widget.get("data");
+  const read = options.read || sourceFor;
   const root = viewRoot(el, kind, data.title);
   const bar = controlBar(root);
   const wrap = make("label", { class: "te-control te-text" }, bar);
   make("span", {}, wrap, data.label || "Source:");
-  const input = make("input", { type: "text", value: data.text, maxlength: data.max_chars, spellcheck: "false",
-    autocomplete: "off", "data-te-control": "text" }, wrap);
+  const input = options.multiline
+    ? make("textarea", { rows: 2, maxlength: data.max_chars, spellcheck: "false", autocomplete: "off",
+      "data-te-control": "text" }, wrap)
+    : make("input", { type: "text", value: data.text, maxlength: data.max_chars, spellcheck: "false",
+      autocomplete: "off", "data-te-control": "text" }, wrap);
+  input.value = data.text;
   const extra = controls ? controls(bar) : null;
   const message = make("p", { class: "te-message", role: "status", "data-te-role": "message" }, root,
     "Loading the model\u2026");
@@ -88,7 +95,7 @@ function liveFrame(el, widget, kind, controls) {
   const refresh = () => {
     if (!model) return;
     try {
-      const source = sourceFor(model, input.value);
+      const source = read(model, input.value);
       message.textContent = source.note;
       message.classList.toggle("te-error", Boolean(source.note));
       area.hidden = false;
