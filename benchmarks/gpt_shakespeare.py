@@ -22,8 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_edu.gpt import GPT, GPTConfig
-from transformer_edu.lm_data import encode_corpus, lm_batch, shakespeare_text, split_text
-from transformer_edu.tokenizer import CharTokenizer
+from transformer_edu.lm_data import lm_batch, shakespeare_characters
 
 BLOCK, BATCH, LEARNING_RATE, WARMUP = 64, 12, 1e-3, 100
 
@@ -47,9 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    train, validation = split_text(shakespeare_text())
-    tokenizer = CharTokenizer.train(train)
-    train_ids, validation_ids = encode_corpus(train, tokenizer), encode_corpus(validation, tokenizer)
+    tokenizer, train_ids, validation_ids = shakespeare_characters()
     config = GPTConfig.small(vocab_size=tokenizer.vocab_size, positional="learned", norm_first=args.pre_ln,
                              final_norm=args.pre_ln)
     model = GPT(config)

@@ -37,8 +37,7 @@ from matmul_peak import CLOCKS, MATMUL_OPS, load, square_matmul, timed
 from transformer_edu import PositionalEncoding, TokenEmbedding, copy_attention_to_torch
 from transformer_edu.flops import training_flops
 from transformer_edu.gpt import GPT, GPTConfig
-from transformer_edu.lm_data import encode_corpus, lm_batch, shakespeare_text, split_text
-from transformer_edu.tokenizer import CharTokenizer
+from transformer_edu.lm_data import lm_batch, shakespeare_characters
 
 
 class TorchGPT(nn.Module):
@@ -192,9 +191,7 @@ def main() -> None:
     if args.steps < args.eval_every:
         parser.error(f"--steps ({args.steps}) must be at least --eval-every ({args.eval_every})")
     torch.set_num_threads(args.threads)
-    train, validation = split_text(shakespeare_text())
-    tokenizer = CharTokenizer.train(train)
-    train_ids, validation_ids = encode_corpus(train, tokenizer), encode_corpus(validation, tokenizer)
+    tokenizer, train_ids, validation_ids = shakespeare_characters()
     config = GPTConfig.small(vocab_size=tokenizer.vocab_size, positional="learned", norm_first=args.pre_ln,
                              final_norm=args.pre_ln)
     flops = training_flops(config, BATCH, BLOCK).total

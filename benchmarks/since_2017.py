@@ -39,9 +39,8 @@ import torch.nn.functional as F
 
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.gpt import GPT, GPTConfig
-from transformer_edu.lm_data import encode_corpus, lm_batch, shakespeare_text, split_text
+from transformer_edu.lm_data import lm_batch, shakespeare_characters
 from transformer_edu.model import count_parameters
-from transformer_edu.tokenizer import CharTokenizer
 from transformer_edu.training import make_adamw, train
 
 ROOT = Path(__file__).resolve().parent
@@ -133,9 +132,7 @@ def main(argv=None) -> None:
         args.steps, args.seeds, args.eval_every, args.timing_rounds, args.timing_steps = 20, 1, 10, 1, 2
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    train_text, validation_text = split_text(shakespeare_text())
-    tokenizer = CharTokenizer.train(train_text)
-    train_ids, validation_ids = encode_corpus(train_text, tokenizer), encode_corpus(validation_text, tokenizer)
+    tokenizer, train_ids, validation_ids = shakespeare_characters()
     names = list(VARIANTS)
     per_step = timing(names, tokenizer.vocab_size, train_ids, args.timing_rounds, args.timing_steps)
     budget = args.steps * per_step["2017 baseline"]  # seconds: the baseline's time for args.steps updates

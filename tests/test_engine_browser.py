@@ -144,19 +144,20 @@ def ref():
             "ids": [src_tok.encode(t) for t in texts], "targets": [t for _, t in pairs[:N_GREEDY]]}
 
 
-@pytest.fixture(scope="module")
-def pages(browser, tmp_path_factory):  # noqa: F811
-    """Two pages opened from file:// with the asset and the engine loaded (window.TE_MODEL), each in a context
-    of its own, so in a renderer process of its own: the long checks split their dates between the two and
-    use both cores (see `_start`)."""
-    for path in (ASSET, ENGINE):
+def _engine_pages(browser, folder, asset, title, page_js, loaded):
+    """Two pages opened from file:// (in `folder`) with `asset` and the engine loaded (window.TE_MODEL), each in a
+    context of its own, so in a renderer process of its own: the long checks split their work between the two
+    and use both cores (see `_start`). `loaded` is a JavaScript expression true once the model is there. A
+    generator: the fixtures below yield what it yields, then it checks that the pages logged no error and asked
+    for nothing but their three files."""
+    for path in (asset, ENGINE):
         assert path.exists(), f"{path} is missing (the asset: `make book`)"
-    html = tmp_path_factory.mktemp("engine") / "engine.html"
+    html = folder / "engine.html"
     html.write_text(f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>engine parity</title>
-<script src="{ASSET.as_uri()}"></script>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<script src="{asset.as_uri()}"></script>
 <script src="{ENGINE.as_uri()}"></script>
-<script>{PAGE_JS}</script>
+<script>{page_js}</script>
 </head><body></body></html>
 """, encoding="utf-8")
     opened = []
@@ -165,13 +166,20 @@ def pages(browser, tmp_path_factory):  # noqa: F811
         page = context.new_page()
         log = FileLog(page)
         page.goto(html.as_uri(), wait_until="load")
-        assert page.evaluate("typeof window.TE_MODEL") == "object", "\n".join(log.errors) or "no model loaded"
+        assert page.evaluate(loaded), "\n".join(log.errors) or "no model loaded"
         opened.append((context, page, log))
     yield [page for _, page, _ in opened]
     for context, _, log in opened:
         log.assert_clean()
-        assert {urlsplit(u).path for u in log.requests} == {p.as_posix() for p in (ASSET, ENGINE, html)}
+        assert {urlsplit(u).path for u in log.requests} == {p.as_posix() for p in (asset, ENGINE, html)}
         context.close()
+
+
+@pytest.fixture(scope="module")
+def pages(browser, tmp_path_factory):  # noqa: F811
+    """Two pages with the date model's asset and the engine (`_engine_pages`)."""
+    yield from _engine_pages(browser, tmp_path_factory.mktemp("engine"), ASSET, "engine parity", PAGE_JS,
+                             "typeof window.TE_MODEL === 'object'")
 
 
 @pytest.fixture(scope="module")
@@ -716,30 +724,10 @@ def gpt_ref():
 
 @pytest.fixture(scope="module")
 def gpt_pages(browser, tmp_path_factory):  # noqa: F811
-    """Two pages opened from file:// with the GPT asset and the engine (window.TE_MODEL), as `pages`."""
-    for path in (GPT_ASSET, ENGINE):
-        assert path.exists(), f"{path} is missing (the asset: `make book`)"
-    html = tmp_path_factory.mktemp("engine_gpt") / "engine.html"
-    html.write_text(f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>engine parity, GPT</title>
-<script src="{GPT_ASSET.as_uri()}"></script>
-<script src="{ENGINE.as_uri()}"></script>
-<script>{PAGE_JS.replace("TE_MODELS.dates", f"TE_MODELS[{GPT_NAME!r}]")}</script>
-</head><body></body></html>
-""", encoding="utf-8")
-    opened = []
-    for _ in range(2):
-        context = browser.new_context()
-        page = context.new_page()
-        log = FileLog(page)
-        page.goto(html.as_uri(), wait_until="load")
-        assert page.evaluate("window.TE_MODEL.kind") == "GPT", "\n".join(log.errors) or "no model loaded"
-        opened.append((context, page, log))
-    yield [page for _, page, _ in opened]
-    for context, _, log in opened:
-        log.assert_clean()
-        assert {urlsplit(u).path for u in log.requests} == {p.as_posix() for p in (GPT_ASSET, ENGINE, html)}
-        context.close()
+    """Two pages with the GPT asset and the engine (`_engine_pages`)."""
+    yield from _engine_pages(browser, tmp_path_factory.mktemp("engine_gpt"), GPT_ASSET, "engine parity, GPT",
+                             PAGE_JS.replace("TE_MODELS.dates", f"TE_MODELS[{GPT_NAME!r}]"),
+                             "window.TE_MODEL.kind === 'GPT'")
 
 
 def _gpt_greedy(model, prompt: list[int], n: int) -> list[int]:

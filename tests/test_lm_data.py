@@ -313,3 +313,15 @@ def test_lm_loss_rejects_bad_inputs(model, ids, block_size, match):
 def test_lm_evaluator_checks_its_ids_when_made(ids, block_size, batch_size, match):
     with pytest.raises(ValueError, match=match):
         lm_evaluator(ids, block_size, batch_size)
+
+
+def test_shakespeare_characters_is_chapter_15s_task_in_one_call():
+    from transformer_edu.lm_data import shakespeare_characters
+
+    tokenizer, train_ids, validation_ids = shakespeare_characters()
+    train_text, validation_text = split_text(shakespeare_text())
+    assert tokenizer == CharTokenizer.train(train_text)
+    assert torch.equal(train_ids, encode_corpus(train_text, tokenizer))
+    assert torch.equal(validation_ids, encode_corpus(validation_text, tokenizer))
+    assert UNK_ID not in validation_ids.tolist()  # every validation character was seen in training
+    assert tokenizer.decode(validation_ids[:40].tolist()) == validation_text[:40]

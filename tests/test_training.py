@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_edu import Transformer, TransformerConfig
+from transformer_edu import Transformer, TransformerConfig, lm_data
 from transformer_edu.checkpoint import load_checkpoint
 from transformer_edu.checks import NonFiniteError
 from transformer_edu.data import build_tokenizers, iterate_batches, make_batch, make_dataset
@@ -556,7 +556,7 @@ def test_train_rejects_language_model_data_it_cannot_use(model, data, kwargs, me
 def test_command_line_trains_a_gpt_on_shakespeare_and_records_the_run(tmp_path, capsys, monkeypatch):
     # A short text instead of the 5.3 million characters of the plays: the same code path, in a second.
     text = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 40
-    monkeypatch.setattr(train_cli, "shakespeare_text", lambda: text)
+    monkeypatch.setattr(lm_data, "shakespeare_text", lambda: text)  # read by lm_data.shakespeare_characters
     out = tmp_path / "shakespeare.pt"
     record = train_cli.main(["--task", "shakespeare", "--steps", "6", "--d-model", "16", "--heads", "2",
                              "--layers", "1", "--d-ff", "32", "--warmup", "2", "--context", "16",
@@ -571,7 +571,7 @@ def test_command_line_trains_a_gpt_on_shakespeare_and_records_the_run(tmp_path, 
     model, (tokenizer, again), extra = load_checkpoint(out)
     assert isinstance(model, GPT) and tokenizer == again and model.config.max_len == 16
     assert model.config == GPTConfig.from_dict(saved["config"]) and model.config.positional == "learned"
-    _, validation = train_cli.split_text(text)
+    _, validation = lm_data.split_text(text)
     assert tokenizer.decode(tokenizer.encode(validation)) == validation  # the tokenizer round trip
     ids = torch.tensor(tokenizer.encode(validation))
     assert lm_loss(model, ids, 16) == pytest.approx(saved["validation_loss"], abs=1e-6)

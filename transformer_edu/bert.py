@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from .block import Block, Stack
 from .checks import (check_bool, check_features, check_finite_output, check_int, check_number, check_positions,
                      check_real_tokens, check_token_ids, check_weights_computed, checked_by, trusted, weight_dtype)
-from .config import BOS_ID, EOS_ID, PAD_ID, POSITIONAL_KINDS, UNK_ID, BlockConfig
+from .config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, BlockConfig, check_one_stack_fields
 from .decoding import inference
 from .embeddings import TokenEmbedding
 from .masks import padding_mask
@@ -66,20 +66,9 @@ class BERTConfig(BlockConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("vocab_size", "n_layers", "max_len"):
-            check_int(f"BERTConfig.{name}", getattr(self, name))
-        check_int("BERTConfig.pad_id", self.pad_id, 0, self.vocab_size - 1, " (an id of the vocabulary)")
+        check_one_stack_fields(self, "BERTConfig")
         check_int("BERTConfig.type_vocab_size", self.type_vocab_size, 0, why=" (0: no segment embeddings)")
-        if self.positional not in POSITIONAL_KINDS + ("rope",):
-            raise ValueError(f"positional must be one of {POSITIONAL_KINDS + ('rope',)}, got {self.positional!r}")
-        if self.positional == "rope" and self.d_k % 2:
-            raise ValueError(f"rotary positions rotate pairs of features, so d_k = d_model / n_heads must be even, "
-                             f"got {self.d_k}")
-        if self.positional == "sinusoidal" and self.d_model % 2:
-            raise ValueError(f"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got "
-                             f"{self.d_model}")
-        for name in ("share_embeddings", "final_norm", "scale_embeddings", "embedding_norm", "head_transform",
-                     "output_bias"):
+        for name in ("scale_embeddings", "embedding_norm", "head_transform", "output_bias"):
             check_bool(f"BERTConfig.{name}", getattr(self, name))
         if self.head_transform and self.activation not in HEAD_ACTIVATIONS:
             raise ValueError(f"the head's transform applies the activation on its own, so it must be one of "

@@ -100,6 +100,24 @@ class BlockConfig:
         return dataclasses.replace(self, **changes)
 
 
+
+def check_one_stack_fields(config, name: str) -> None:
+    """The checks a one-stack model's config (GPTConfig, BERTConfig) shares: one vocabulary, N layers, a context
+    of max_len positions and how they are encoded, the padding id, tying and the final norm."""
+    for field in ("vocab_size", "n_layers", "max_len"):
+        check_int(f"{name}.{field}", getattr(config, field))
+    check_int(f"{name}.pad_id", config.pad_id, 0, config.vocab_size - 1, " (an id of the vocabulary)")
+    if config.positional not in POSITIONAL_KINDS + ("rope",):
+        raise ValueError(f"positional must be one of {POSITIONAL_KINDS + ('rope',)}, got {config.positional!r}")
+    if config.positional == "rope" and config.d_k % 2:
+        raise ValueError(f"rotary positions rotate pairs of features, so d_k = d_model / n_heads must be even, "
+                         f"got {config.d_k}")
+    if config.positional == "sinusoidal" and config.d_model % 2:
+        raise ValueError(f"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got "
+                         f"{config.d_model}")
+    for field in ("share_embeddings", "final_norm"):
+        check_bool(f"{name}.{field}", getattr(config, field))
+
 @dataclass(frozen=True)
 class TransformerConfig(BlockConfig):
     """The encoder-decoder model of the paper: the block settings above and these."""

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from .block import Block, Stack, check_cache
 from .checks import (check_bool, check_finite_output, check_int, check_number, check_positions, check_token_ids,
                      check_weights_computed, checked_by, trusted)
-from .config import PAD_ID, POSITIONAL_KINDS, BlockConfig
+from .config import PAD_ID, BlockConfig, check_one_stack_fields
 from .decoding import inference, next_token_probabilities
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
@@ -53,19 +53,7 @@ class GPTConfig(BlockConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("vocab_size", "n_layers", "max_len"):
-            check_int(f"GPTConfig.{name}", getattr(self, name))
-        check_int("GPTConfig.pad_id", self.pad_id, 0, self.vocab_size - 1, " (an id of the vocabulary)")
-        if self.positional not in POSITIONAL_KINDS + ("rope",):
-            raise ValueError(f"positional must be one of {POSITIONAL_KINDS + ('rope',)}, got {self.positional!r}")
-        if self.positional == "rope" and self.d_k % 2:
-            raise ValueError(f"rotary positions rotate pairs of features, so d_k = d_model / n_heads must be even, "
-                             f"got {self.d_k}")
-        if self.positional == "sinusoidal" and self.d_model % 2:
-            raise ValueError(f"sinusoidal positions pair sin and cos dimensions, so d_model must be even, got "
-                             f"{self.d_model}")
-        for name in ("share_embeddings", "final_norm"):
-            check_bool(f"GPTConfig.{name}", getattr(self, name))
+        check_one_stack_fields(self, "GPTConfig")
 
     # checkpoint.py reads the encoder-decoder's two vocabulary sizes; a language model has one for both
     src_vocab_size = tgt_vocab_size = property(lambda self: self.vocab_size)

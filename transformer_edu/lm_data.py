@@ -22,6 +22,7 @@ from torch import Tensor
 from .checks import check_int, check_model, check_number, check_text
 from .decoding import inference
 from .protocol import Seq2SeqModel
+from .tokenizer import CharTokenizer
 
 REQUIREMENTS = "requirements-nodeps.txt"
 
@@ -83,6 +84,15 @@ def encode_corpus(text: str, tokenizer) -> Tensor:
         raise ValueError(f"tokenizer must be a transformer_edu Tokenizer (encode, decode, vocab_size, to_dict), "
                          f"got {type(tokenizer).__name__}")
     return torch.tensor(tokenizer.encode(text), dtype=torch.long)  # (N,)
+
+
+def shakespeare_characters() -> tuple[CharTokenizer, Tensor, Tensor]:
+    """Chapter 15's task in one call: (tokenizer, train_ids, validation_ids). The plays split by split_text,
+    a CharTokenizer trained on the training part (every character of the validation part occurs in it), and
+    both parts encoded as single streams of ids, (N_train,) and (N_validation,)."""
+    train_text, validation_text = split_text(shakespeare_text())
+    tokenizer = CharTokenizer.train(train_text)
+    return tokenizer, encode_corpus(train_text, tokenizer), encode_corpus(validation_text, tokenizer)
 
 
 class LMBatch(NamedTuple):

@@ -37,9 +37,8 @@ from .checkpoint import save_checkpoint
 from .config import TransformerConfig
 from .data import TASKS, build_tokenizers, make_dataset
 from .gpt import GPT, GPTConfig
-from .lm_data import encode_corpus, lm_evaluator, lm_loss, shakespeare_text, split_text
+from .lm_data import lm_evaluator, lm_loss, shakespeare_characters
 from .model import Transformer, count_parameters
-from .tokenizer import CharTokenizer
 from .training import exact_match, held_out_evaluator, make_adamw, train
 
 LM_TASKS = ("shakespeare",)
@@ -147,9 +146,7 @@ def train_seq2seq(args: argparse.Namespace) -> tuple[Transformer, tuple, dict]:
 
 def train_language_model(args: argparse.Namespace) -> tuple[GPT, tuple, dict]:
     """Train a GPT on Shakespeare, character by character; (model, tokenizers, the run's results and settings)."""
-    train_text, validation_text = split_text(shakespeare_text())
-    tokenizer = CharTokenizer.train(train_text)  # the characters of the training part (none is new in validation)
-    train_ids, validation_ids = encode_corpus(train_text, tokenizer), encode_corpus(validation_text, tokenizer)
+    tokenizer, train_ids, validation_ids = shakespeare_characters()
     config = GPTConfig.small(vocab_size=tokenizer.vocab_size, d_model=args.d_model, n_heads=args.heads,
                              d_ff=args.d_ff, n_layers=args.layers, max_len=args.context, dropout=args.dropout,
                              positional=args.positional)
