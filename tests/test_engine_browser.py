@@ -459,6 +459,26 @@ def test_seeded_sampling(pages, ref):
     assert [g["top1"] for g in got] == greedy, "top_k=1 should decode greedily, at any temperature"
 
 
+def _assert_drawn_as_often_as(draws: list[int], probs: np.ndarray, what: str) -> None:
+    """A chi-square test of len(draws) seeded draws against the probabilities torch gives: no token of
+    probability 0 drawn, and the statistic (cells expected at least 5 times; the rest pooled into one) below
+    the 1 - 1e-4 quantile of its distribution (Wilson and Hilferty's approximation)."""
+    counts = np.bincount(draws, minlength=len(probs)).astype(float)
+    expected = probs * len(draws)
+    assert counts[expected == 0].sum() == 0, f"{what}: a token with probability 0 was drawn"
+    big = expected >= 5
+    observed_cells = np.append(counts[big], counts[~big].sum())
+    expected_cells = np.append(expected[big], expected[~big].sum())
+    keep = expected_cells > 0
+    chi2 = float((((observed_cells - expected_cells) ** 2)[keep] / expected_cells[keep]).sum())
+    k = int(keep.sum()) - 1  # degrees of freedom
+    z = 3.719  # the standard normal's 1 - 1e-4 quantile
+    critical = k * (1 - 2 / (9 * k) + z * math.sqrt(2 / (9 * k))) ** 3
+    print(f"{what}: chi-square {chi2:.1f}, {k} degrees of freedom, critical value {critical:.1f}")
+    assert chi2 < critical, (f"{what}: chi-square {chi2:.1f} >= {critical:.1f} ({k} dof): {counts[big]} vs "
+                             f"{expected[big]}")
+
+
 def test_first_sampled_token_follows_torchs_probabilities(pages, ref):
     """Over 2,000 seeds, the engine's first token is drawn from the distribution torch computes for that step.
 
@@ -478,19 +498,7 @@ def test_first_sampled_token_follows_torchs_probabilities(pages, ref):
     draws = _run(pages, """(seeds, [ids, temperature]) => seeds.map(
       (seed) => Engine.sample(window.TE_MODEL, ids, {seed: seed, temperature: temperature, maxLen: 1}).ids[1])""",
                  list(range(1, n + 1)), [src_ids, temperature])
-    counts = np.bincount(draws, minlength=len(probs)).astype(float)
-    expected = probs * n
-    assert counts[expected == 0].sum() == 0, "a token with probability 0 was drawn"
-    big = expected >= 5
-    observed_cells = np.append(counts[big], counts[~big].sum())
-    expected_cells = np.append(expected[big], expected[~big].sum())
-    keep = expected_cells > 0
-    chi2 = float((((observed_cells - expected_cells) ** 2)[keep] / expected_cells[keep]).sum())
-    k = int(keep.sum()) - 1  # degrees of freedom
-    z = 3.719  # the standard normal's 1 - 1e-4 quantile
-    critical = k * (1 - 2 / (9 * k) + z * math.sqrt(2 / (9 * k))) ** 3
-    print(f"first token: chi-square {chi2:.1f}, {k} degrees of freedom, critical value {critical:.1f}")
-    assert chi2 < critical, f"chi-square {chi2:.1f} >= {critical:.1f} ({k} dof): {counts[big]} vs {expected[big]}"
+    _assert_drawn_as_often_as(draws, probs, "first token")
 
 
 def test_whole_samples_come_out_as_often_as_torch_says(pages, ref):
@@ -869,18 +877,7 @@ def test_gpt_first_sampled_token_follows_torchs_probabilities(gpt_pages, gpt_ref
     draws = _run(gpt_pages, """(seeds, [ids, t, k, p]) => seeds.map((seed) => Engine.generate(window.TE_MODEL, ids,
       {maxNewTokens: 1, temperature: t, topK: k, topP: p, seed: seed}).ids.at(-1))""",
                  list(range(n)), [prompt, temperature, top_k, top_p])
-    counts = np.bincount(draws, minlength=len(probs)).astype(float)
-    expected = probs * n
-    assert counts[expected == 0].sum() == 0, "a token with probability 0 was drawn"
-    big = expected >= 5
-    observed_cells = np.append(counts[big], counts[~big].sum())
-    expected_cells = np.append(expected[big], expected[~big].sum())
-    keep = expected_cells > 0
-    chi2 = float((((observed_cells - expected_cells) ** 2)[keep] / expected_cells[keep]).sum())
-    k = int(keep.sum()) - 1
-    critical = k * (1 - 2 / (9 * k) + 3.719 * math.sqrt(2 / (9 * k))) ** 3
-    print(f"GPT first token ({temperature}, {top_k}, {top_p}): chi-square {chi2:.1f}, {k} dof, critical {critical:.1f}")
-    assert chi2 < critical
+    _assert_drawn_as_often_as(draws, probs, f"GPT first token ({temperature}, {top_k}, {top_p})")
 
 
 def test_gpt_seeded_sampling(gpt_pages, gpt_ref):
