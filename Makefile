@@ -19,7 +19,7 @@ TORCH_INDEX ?=
 export ATEN_CPU_CAPABILITY ?= avx2
 export MKL_CBWR ?= COMPATIBLE
 
-.PHONY: setup book test lab execute checkpoint gpt-checkpoint clean
+.PHONY: setup book student course test lab execute checkpoint gpt-checkpoint clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,16 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 # HTML into _build/html from the outputs stored in chapters/*.ipynb (no execution); see scripts/build_book.py.
 book: $(STAMP)
 	$(PY) scripts/build_book.py
+
+# The student edition (scripts/course_kit.py): the chapters without their worked solutions, as notebooks in
+# _build/student/chapters/ (same file names) and as an HTML book in _build/student/html/.
+student: $(STAMP)
+	$(PY) scripts/course_kit.py student
+
+# An nbgrader course folder in _build/nbgrader/ generated from the chapters (one assignment per chapter; see
+# book/instructors.md): cd _build/nbgrader && ../../.venv/bin/nbgrader generate_assignment ch05
+course: $(STAMP)
+	$(PY) scripts/course_kit.py nbgrader --out _build/nbgrader
 
 # Re-execute every chapter in place (or one: make execute NB=chapters/05_attention.ipynb).
 execute: $(STAMP)
@@ -60,16 +70,14 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/chapters \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Package tests, then every chapter under nbval (strict), then the book in headless Chromium.
+# Package tests, then every chapter under nbval (strict), then the student edition's notebooks under nbval (each
+# runs top to bottom, its unsolved exercises saying "Not yet"), then both books in headless Chromium.
+NBVAL := --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider -q
 test: $(STAMP)
 	$(PY) -m pytest tests -q -m "not browser"
-	@if ls chapters/*.ipynb >/dev/null 2>&1; then \
-		echo "$(PY) -m pytest --nbval chapters/ ..."; \
-		$(PY) -m pytest --nbval chapters/ --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env \
-			--nbval-cell-timeout=900 -p no:cacheprovider -q; \
-	else \
-		echo "nbval: chapters/ has no notebooks yet, nothing to check"; \
-	fi
+	$(PY) -m pytest --nbval chapters/ $(NBVAL)
+	$(MAKE) student
+	$(PY) -m pytest --nbval _build/student/chapters/ $(NBVAL) --rootdir=.
 	$(MAKE) book
 	$(PY) -m pytest tests -q -rs -m browser
 

@@ -13,8 +13,10 @@ Every warning is an error. Prints the build time and where to open the book.
     .venv/bin/python scripts/build_book.py                  # this repository into _build/html (`make book`)
     .venv/bin/python scripts/build_book.py --source DIR     # another book folder into DIR/_build/html
 
-`--source DIR` builds DIR's own _toc.yml and notebooks with this repository's _config.yml and its extensions
-(the same command, with `--config` and `--path-output`): tests build small fixture books with it. The config's
+`--source DIR` builds DIR's own _toc.yml and notebooks with this repository's _config.yml (or `--config FILE`)
+and its extensions (the same command, with `--config` and `--path-output`): tests build small fixture books with
+it, and `make student` the student edition (scripts/course_kit.py). After building this repository it writes the
+session slides into _build/html/slides/ (scripts/course_kit.py slides). The config's
 paths (book/_static, book/references.bib) are relative to the source folder, so DIR gets a symbolic link
 `book` to this repository's book/ folder if it has no `book` of its own.
 """
@@ -95,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=ROOT,
                         help="book folder with its own _toc.yml (default: this repository); built with this "
                              "repository's _config.yml into SOURCE/_build/html")
-    source = parser.parse_args(argv).source.resolve()
+    parser.add_argument("--config", type=Path, default=ROOT / "_config.yml",
+                        help="the Jupyter Book config (default: this repository's _config.yml); with --source only")
+    args = parser.parse_args(argv)
+    source, config = args.source.resolve(), args.config.resolve()
     if not (source / "_toc.yml").is_file():
         parser.error(f"--source: expected a folder with a _toc.yml, got {source}")
     missing, unlisted = check_toc(source)
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(source), "-W", "-n", "--keep-going"]
     if source != ROOT:
-        command += ["--config", str(ROOT / "_config.yml"), "--path-output", str(source)]
+        command += ["--config", str(config), "--path-output", str(source)]
         if not (source / "book").exists():
             (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
             print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
@@ -124,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     status = subprocess.run(command, cwd=source).returncode
     print(f"jupyter-book build: {time.perf_counter() - start:.1f} s, exit status {status}")
     html = source / "_build" / "html"
+    if status == 0 and source == ROOT:
+        import course_kit
+        course_kit.write_slides(html / "slides")
     if status == 0:
         print(f"open {html / 'index.html'}, or serve it: python3 -m http.server --directory {html} 8000")
     return status

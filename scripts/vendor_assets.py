@@ -7,6 +7,7 @@ The built book must work with no network, so every script a page needs is a loca
     html-manager/*.woff2            the Font Awesome 5 fonts that embed-amd.js's CSS asks for
     d3/d3.min.js, jquery/jquery.min.js   the versions bertviz's views are written against
     mathjax/                        npm mathjax: tex-mml-chtml.js, its TeX extensions and CHTML fonts
+    reveal/                         npm reveal.js: the session slides' presentation framework
     anywidget/index.js              anywidget's front-end, copied from the installed wheel so that the
                                     JavaScript always matches the Python package that wrote the widget state
 
@@ -44,6 +45,7 @@ NPM_PINS = {
     "d3": "5.7.0",
     "jquery": "2.2.4",
     "mathjax": "3.2.2",  # Sphinx's default is the jsdelivr URL of mathjax@3
+    "reveal.js": "4.6.0",  # the session slides (scripts/course_kit.py slides); nbconvert's template is for 4.x
 }
 
 # (npm package, path inside the package) -> path under book/_static/offline/
@@ -61,6 +63,17 @@ NPM_FILES = {
     ("jquery", "LICENSE.txt"): "jquery/LICENSE.txt",
     ("mathjax", "es5/tex-mml-chtml.js"): "mathjax/tex-mml-chtml.js",
     ("mathjax", "LICENSE"): "mathjax/LICENSE",
+    # reveal.js: the files nbconvert's reveal template asks for, in the package's own layout, and the "white"
+    # theme (its font comes from next to it; themes such as "simple" @import Google Fonts). Only the .woff
+    # fonts: the theme lists .eot first, which Chromium, Firefox and Safari skip.
+    ("reveal.js", "dist/reveal.js"): "reveal/dist/reveal.js",
+    ("reveal.js", "dist/reveal.css"): "reveal/dist/reveal.css",
+    ("reveal.js", "dist/theme/white.css"): "reveal/dist/theme/white.css",
+    ("reveal.js", "plugin/notes/notes.js"): "reveal/plugin/notes/notes.js",
+    ("reveal.js", "LICENSE"): "reveal/LICENSE",
+    **{("reveal.js", f"dist/theme/fonts/source-sans-pro/{name}"): f"reveal/dist/theme/fonts/source-sans-pro/{name}"
+       for name in ("source-sans-pro.css", "LICENSE", "source-sans-pro-regular.woff", "source-sans-pro-italic.woff",
+                    "source-sans-pro-semibold.woff", "source-sans-pro-semibolditalic.woff")},
 }
 
 # (npm package, folder inside the package) -> folder under book/_static/offline/, copied whole.

@@ -284,6 +284,8 @@ INTERACT_JS = """([el, family, kind]) => {
       'live-decoding': [['input[data-te-control=text]', 'Sat 4 Jul 2026']],
       'token-journey': [['button[data-te-control=next]', 'click']],
       'live-generation': [['button[data-te-control=generate]', 'click']],
+      // a quiz: Check with nothing picked asks for an answer (tests/test_quiz_browser.py answers for real)
+      'quiz': [['button[data-te-control=check]', 'click']],
     };
     for (const [selector, how] of documented[kind] || []) {
       const node = el.querySelector(selector);

@@ -2,6 +2,15 @@ import pytest
 import torch
 
 from transformer_edu.exercises import ch02
+from transformer_edu.exercises._check import reset_tries
+from transformer_edu.tokenizer import CharTokenizer
+
+
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 from transformer_edu.bpe import BPETokenizer
 
 
@@ -42,10 +51,11 @@ def test_apply_merges_solution_passes():
     (lambda word, merges: None, "returned None"),
     (lambda word, merges: "".join(solution_apply_merges(word, merges)), "returned the string"),
     (lambda word, merges: solution_apply_merges(word, merges)[:-1], "do not join back"),
-    (ch02._first_occurrence_only, "every place"),
+    (ch02._first_occurrence_only, "still the bug of buggy_apply_merges"),
+    (ch02.buggy_apply_merges, "still the bug of buggy_apply_merges"),
     (ch02._right_to_left, "left to right"),
     (ch02._ignoring_order, "order of the list"),
-    (lambda word, merges: list(word), "expected ['low', 'er'], got ['l', 'o', 'w', 'e', 'r']"),
+    (lambda word, merges: list(word), "gave ['l', 'o', 'w', 'e', 'r'], not what BPE gives"),
     (lambda word, merges: 1 / 0, "raised ZeroDivisionError"),
 ])
 def test_apply_merges_wrong_answers_are_explained(wrong, words):
@@ -53,6 +63,20 @@ def test_apply_merges_wrong_answers_are_explained(wrong, words):
     assert not feedback
     assert words in feedback.message
     assert repr(feedback).startswith("Not yet: ")
+    assert "Expected" not in feedback.message and "['low', 'er']" not in feedback.message
+
+
+def test_buggy_apply_merges_is_plausible_and_wrong():
+    assert ch02.buggy_apply_merges("lower", [("l", "o"), ("lo", "w"), ("e", "r")]) == ["low", "er"]
+    assert ch02.buggy_apply_merges("aaaa", [("a", "a")]) != BPETokenizer([("a", "a")]).tokenize("aaaa")
+    assert solution_apply_merges("aaaa", [("a", "a")]) == BPETokenizer([("a", "a")]).tokenize("aaaa")
+    import inspect
+    assert max(map(len, inspect.getsource(ch02.buggy_apply_merges).splitlines())) <= 82
+
+
+def test_apply_merges_reveals_the_expected_pieces_on_the_third_try():
+    messages = [ch02.check_apply_merges(ch02.buggy_apply_merges).message for _ in range(3)]
+    assert "Expected ['aa', 'aa']" not in messages[1] and "Expected ['aa', 'aa']" in messages[2]
 
 
 RIGHT = {s: token for s, (token, _) in ch02.SPECIAL_TOKEN_SITUATIONS.items()}
@@ -69,10 +93,12 @@ def test_special_tokens_wrong_answers_are_explained():
     swapped = dict(RIGHT)
     swapped["the first input position of the decoder"] = "<pad>"
     swapped["the model signals that the translation is complete"] = "<unk>"
+    reset_tries()
     feedback = ch02.check_special_tokens(swapped)
     assert not feedback and "2 of 4 wrong" in feedback.message
     assert "not <pad>; the decoder's input is the output shifted right" in feedback.message
     assert "not <unk>; generation stops" in feedback.message
+    assert "Expected:" not in feedback.message
     invalid = ch02.check_special_tokens(dict(RIGHT, **{"the first input position of the decoder": "[CLS]"}))
     assert not invalid and "answer one of" in invalid.message and "'[CLS]'" in invalid.message
     assert "missing" in ch02.check_special_tokens({"start": "<bos>"}).message
@@ -121,3 +147,34 @@ def test_make_batch_wrong_answers_are_explained(wrong, words):
     feedback = ch02.check_make_batch(wrong)
     assert not feedback
     assert words in feedback.message
+
+
+CORPUS = "to be or not to be that is the question whether tis nobler in the mind to suffer"
+
+
+def test_attention_cost_prediction():
+    chars, bpe = CharTokenizer.train(CORPUS), BPETokenizer.train(CORPUS, vocab_size=280)
+    text = "to be or not\nthe question is\n\nwhether tis nobler in the mind"
+    length_ratio, cost_ratio = ch02.attention_cost_ratio(chars, bpe, text)
+    lines = [line for line in text.splitlines() if line]
+    assert cost_ratio == sum(len(chars.encode(x)) ** 2 for x in lines) / sum(len(bpe.encode(x)) ** 2 for x in lines)
+    assert cost_ratio > length_ratio > 1
+    assert ch02.check_attention_cost_prediction(cost_ratio * 1.1, chars, bpe, text)
+    near_length = ch02.check_attention_cost_prediction(length_ratio, chars, bpe, text)
+    assert not near_length and "every other" in near_length.message and "Measured" not in near_length.message
+    reset_tries()
+    low = ch02.check_attention_cost_prediction(cost_ratio / 3, chars, bpe, text)
+    assert not low and "measurement is higher" in low.message
+    high = ch02.check_attention_cost_prediction(cost_ratio * 3, chars, bpe, text)
+    assert not high and "measurement is lower" in high.message
+    assert "prediction first" in ch02.check_attention_cost_prediction(None, chars, bpe, text).message
+    assert "positive number" in ch02.check_attention_cost_prediction(-1, chars, bpe, text).message
+
+
+def test_quiz_numbers_match_the_package():
+    import json
+    from importlib import resources
+    quiz = {q["id"]: q for q in json.loads(
+        resources.files("transformer_edu").joinpath("quizzes/ch02.json").read_text())["questions"]}
+    assert BPETokenizer([]).vocab_size + quiz["merges"]["answer"] == 2000  # specials + bytes + merges
+    assert BPETokenizer([(" ", "t")]).vocab_size == 261

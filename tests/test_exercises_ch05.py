@@ -5,6 +5,14 @@ import torch
 
 from transformer_edu import causal_mask, padding_mask, scaled_dot_product_attention
 from transformer_edu.exercises import ch05
+from transformer_edu.exercises._check import reset_tries
+
+
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 
 
 def good_attention(q, k, v, mask=None):
@@ -37,17 +45,19 @@ def test_masked_attention_checker_accepts_solution_and_package():
 
 
 @pytest.mark.parametrize("wrong, words", [
+    (ch05.buggy_masked_attention, "bug of buggy_masked_attention"),
     (attention_with(scale=lambda d: 1.0), "not divided by sqrt(d_k)"),
     (attention_with(scale=lambda d: d), "divided by d_k"),
     (attention_with(invert=True), "inverted"),
     (attention_with(after=True), "zeroed after the softmax"),
     (attention_with(dim=-2), "each column sums to 1"),
-    (attention_with(fix_rows=False), "NaN"),
+    (attention_with(fix_rows=False), "are NaN"),
     (attention_with(fill=-1e9), "-1e9"),
 ])
 def test_masked_attention_checker_names_mistakes(wrong, words):
     feedback = ch05.check_masked_attention(wrong)
     assert not feedback and words in feedback.message, feedback.message
+    assert "masked_fill(~mask.any" not in feedback.message  # the fix is not given on a first try
 
 
 def test_masked_attention_checker_other_failures():
@@ -57,21 +67,6 @@ def test_masked_attention_checker_other_failures():
                                                                    good_attention(q, k, v, m)[1]))
     assert not wrong_output and "weights @ v" in wrong_output.message
     assert "raised" in ch05.check_masked_attention(lambda q, k, v, m: q @ k).message
-
-
-def test_causal_mask_checker():
-    assert ch05.check_causal_mask(causal_mask)
-    assert ch05.check_causal_mask(lambda t: torch.ones(t, t, dtype=torch.bool).tril()[None, None])
-    upper = ch05.check_causal_mask(lambda t: torch.ones(t, t, dtype=torch.bool).triu()[None, None])
-    assert not upper and "torch.tril" in upper.message
-    strict = ch05.check_causal_mask(lambda t: torch.ones(t, t, dtype=torch.bool).tril(-1)[None, None])
-    assert not strict and "keep the diagonal" in strict.message
-    blocked = ch05.check_causal_mask(lambda t: ~causal_mask(t))
-    assert not blocked and "nn.MultiheadAttention" in blocked.message
-    flat = ch05.check_causal_mask(lambda t: torch.ones(t, t, dtype=torch.bool).tril())
-    assert not flat and "(1, 1, T, T)" in flat.message
-    floats = ch05.check_causal_mask(lambda t: torch.ones(t, t).tril()[None, None])
-    assert not floats and "bool" in floats.message
 
 
 def test_torch_masks_checker():
@@ -90,3 +85,54 @@ def test_torch_masks_checker():
 def test_reference_masks_match_package():
     ids = torch.tensor([[1, 2, 0]])
     assert torch.equal(padding_mask(ids, 0)[:, 0, 0, :], torch.tensor([[True, True, False]]))
+
+
+def test_buggy_attention_is_wrong_only_with_a_mask():
+    q, k, v = (torch.randn(1, 2, 4, 8, dtype=torch.float64) for _ in range(3))
+    torch.testing.assert_close(ch05.buggy_masked_attention(q, k, v)[1], scaled_dot_product_attention(q, k, v)[1])
+    mask = padding_mask(torch.tensor([[5, 6, 0, 0]]), 0)
+    _, buggy = ch05.buggy_masked_attention(q, k, v, mask)
+    assert not torch.allclose(buggy.sum(-1), torch.ones(1, 2, 4, dtype=torch.float64))  # rows no longer sum to 1
+    torch.testing.assert_close(good_attention(q, k, v, mask)[1], scaled_dot_product_attention(q, k, v, mask)[1])
+
+
+def test_saturation_prediction():
+    measured = ch05.saturation_experiment()
+    assert 0.6 < measured < 0.8
+    assert ch05.check_saturation_prediction(round(measured, 2))
+    assert ch05.check_saturation_prediction(0.7)
+    unit = ch05.check_saturation_prediction(0.25)
+    assert not unit and "unit-variance" in unit.message and f"{measured:.2f}" not in unit.message
+    low = ch05.check_saturation_prediction(0.4)
+    assert not low and "higher than your prediction" in low.message
+    high = ch05.check_saturation_prediction(0.95)
+    assert not high and "lower than your prediction" in high.message
+    assert f"Measured: {measured:.2f}" in high.message  # third wrong try: the answer is shown
+    reset_tries()
+    assert "prediction first" in ch05.check_saturation_prediction(None).message
+    assert "between 1/16 and 1" in ch05.check_saturation_prediction(3).message
+    assert "number" in ch05.check_saturation_prediction("0.7").message
+
+
+def test_saturation_matches_the_chapter_reasoning():
+    # variance-4 entries at d_k = 64, scaled, equal unscaled unit-variance scores at d_k = 16 in distribution
+    import math
+    g = torch.Generator().manual_seed(2)
+    qs, ks = torch.randn(500, 1, 16, generator=g), torch.randn(500, 16, 16, generator=g)
+    raw_16 = torch.softmax((qs * ks).sum(-1), -1).max(-1).values.mean().item()
+    assert math.isclose(raw_16, ch05.saturation_experiment(), abs_tol=0.05)
+
+
+def test_quiz_numbers():
+    import json
+    from importlib import resources
+    quiz = {q["id"]: q for q in json.loads(
+        resources.files("transformer_edu").joinpath("quizzes/ch05.json").read_text())["questions"]}
+    assert int(causal_mask(6).sum()) == quiz["causal-count"]["answer"]
+    q = torch.randn(2, 8, 10, 4)
+    assert scaled_dot_product_attention(q, q, q)[1].numel() == quiz["weights-shape"]["answer"]
+
+
+def test_the_printed_buggy_source_fits_the_page():
+    import inspect
+    assert max(map(len, inspect.getsource(ch05.buggy_masked_attention).splitlines())) <= 82

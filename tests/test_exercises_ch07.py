@@ -1,8 +1,22 @@
+import json
+import math
+from pathlib import Path
+
 import pytest
 import torch
+from torch import nn
 
-from transformer_edu import PositionwiseFeedForward
+import transformer_edu
+from transformer_edu import PositionwiseFeedForward, count_parameters
 from transformer_edu.exercises import ch07
+from transformer_edu.exercises._check import reset_tries
+
+
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 
 
 def good_layer_norm(x, gamma, beta, eps=1e-5):
@@ -11,67 +25,68 @@ def good_layer_norm(x, gamma, beta, eps=1e-5):
     return gamma * (x - mean) / torch.sqrt(var + eps) + beta
 
 
-def test_layer_norm_checker_accepts_the_solution():
-    assert ch07.check_layer_norm(good_layer_norm)
+def test_buggy_layer_norm_is_wrong_and_the_fix_is_right():
+    x, gamma, beta = torch.randn(3, 8), torch.ones(8), torch.zeros(8)
+    expected = nn.functional.layer_norm(x, (8,))
+    assert not torch.allclose(ch07.buggy_layer_norm(x, gamma, beta), expected, atol=1e-4)
+    torch.testing.assert_close(good_layer_norm(x, gamma, beta), expected)
+    assert ch07.check_layer_norm_fix(good_layer_norm)
+
+
+def test_layer_norm_fix_recognises_the_same_bug_and_hides_the_answer_at_first():
+    first = ch07.check_layer_norm_fix(ch07.buggy_layer_norm)
+    assert not first and "still has the bug" in first.message
+    assert "unbiased=False" not in first.message and "D - 1" not in first.message
+    ch07.check_layer_norm_fix(ch07.buggy_layer_norm)
+    third = ch07.check_layer_norm_fix(ch07.buggy_layer_norm)
+    assert "unbiased=False" in third.message
 
 
 @pytest.mark.parametrize("wrong, words", [
-    (lambda x, g, b, eps: g * (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps) + b,
-     "unbiased"),
     (lambda x, g, b, eps: g * (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True, unbiased=False) + b, "eps"),
     (lambda x, g, b, eps: good_layer_norm(x, torch.ones_like(g), torch.zeros_like(b), eps), "gamma and beta"),
-    (lambda x, g, b, eps: g * (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, keepdim=True, unbiased=False) + eps) + b,
-     "dimension 1"),
+    (lambda x, g, b, eps: g * (x - x.mean(1, keepdim=True))
+     / torch.sqrt(x.var(1, keepdim=True, unbiased=False) + eps) + b, "dimension 1"),
     (lambda x, g, b, eps: None, "returned None"),
     (lambda x, g, b, eps: x[..., :2], "shape"),
+    (lambda x, g, b, eps: 1 / 0, "raised"),
 ])
-def test_layer_norm_checker_names_the_mistake(wrong, words):
-    feedback = ch07.check_layer_norm(wrong)
+def test_layer_norm_fix_names_other_mistakes(wrong, words):
+    feedback = ch07.check_layer_norm_fix(wrong)
     assert not feedback and words in feedback.message
 
 
-@pytest.mark.parametrize("d_model, d_ff", [(512, 2048), (64, 256)])
-def test_reference_ffn_count_matches_module(d_model, d_ff):
-    module = PositionwiseFeedForward(d_model, d_ff)
-    assert ch07.ffn_parameter_count(d_model, d_ff) == sum(p.numel() for p in module.parameters())
+def test_scale_prediction():
+    assert ch07._invariance_gap() < 1e-4
+    assert ch07.check_scale_prediction(0)
+    assert ch07.check_scale_prediction(1e-6)
+    wrong = ch07.check_scale_prediction(10.0)
+    assert not wrong and "disagrees" in wrong.message and "e-0" not in wrong.message
+    assert "write your prediction" in ch07.check_scale_prediction(None).message
+    assert "negative" in ch07.check_scale_prediction(-1).message
 
 
-def test_ffn_parameter_checker():
-    assert ch07.check_ffn_parameters(lambda d, f: 2 * d * f + f + d)
-    no_bias = ch07.check_ffn_parameters(lambda d, f: 2 * d * f)
-    assert not no_bias and "biases are missing" in no_bias.message
-    wrong_bias = ch07.check_ffn_parameters(lambda d, f: 2 * d * f + 2 * f)
-    assert not wrong_bias and "b_2 has d_model" in wrong_bias.message
-    square = ch07.check_ffn_parameters(lambda d, f: 2 * d * d + 2 * d)
-    assert not square and "d_ff wide" in square.message
-    assert "raised" in ch07.check_ffn_parameters(lambda d, f: 1 / 0).message
+def test_normalized_length():
+    assert ch07.check_normalized_length(lambda d: d ** 0.5)
+    for wrong, words in [(lambda d: 1.0, "unit vector"), (lambda d: d, "square root"),
+                         (lambda d: (d - 1) ** 0.5, "D - 1"), (lambda d: None, "returned None")]:
+        reset_tries()
+        feedback = ch07.check_normalized_length(wrong)
+        assert not feedback and words in feedback.message
+    first = ch07.check_normalized_length(lambda d: 2.5)
+    assert "sqrt(D)" not in first.message and "2" not in first.message.split("returned")[0]
+    # the claim of the exercise, measured
+    x = torch.randn(5, 64) * 3 + 1
+    lengths = nn.functional.layer_norm(x, (64,), eps=0.0).norm(dim=-1)
+    torch.testing.assert_close(lengths, torch.full((5,), math.sqrt(64)))
 
 
-def post_ln(x, sublayer, norm):
-    return norm(x + sublayer(x))
+def _quiz():
+    path = Path(transformer_edu.__file__).parent / "quizzes" / "ch07.json"
+    return {q["id"]: q for q in json.loads(path.read_text())["questions"]}
 
 
-def pre_ln(x, sublayer, norm):
-    return x + sublayer(norm(x))
-
-
-def test_order_checkers_accept_the_solutions():
-    assert ch07.check_post_ln(post_ln)
-    assert ch07.check_pre_ln(pre_ln)
-
-
-def test_order_checkers_detect_swapped_orders():
-    swapped = ch07.check_post_ln(pre_ln)
-    assert not swapped and "pre-LN order" in swapped.message
-    swapped = ch07.check_pre_ln(post_ln)
-    assert not swapped and "post-LN order" in swapped.message
-
-
-def test_order_checkers_name_other_mistakes():
-    no_residual = ch07.check_post_ln(lambda x, s, n: n(s(x)))
-    assert not no_residual and "residual connection is missing" in no_residual.message
-    no_residual = ch07.check_pre_ln(lambda x, s, n: s(n(x)))
-    assert not no_residual and "residual connection is missing" in no_residual.message
-    twice = ch07.check_pre_ln(lambda x, s, n: n(x + s(n(x))))
-    assert not twice and "normalizes twice" in twice.message
-    assert "returned None" in ch07.check_post_ln(lambda x, s, n: None).message
+def test_quiz_numbers_match_the_package():
+    quiz = _quiz()
+    assert quiz["ffn-params"]["answer"] == count_parameters(PositionwiseFeedForward(512, 2048))
+    assert quiz["ln-params"]["answer"] == count_parameters(nn.LayerNorm(512))

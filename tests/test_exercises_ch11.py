@@ -6,35 +6,20 @@ import torch
 from transformer_edu.data import make_batch
 from transformer_edu.exercises import ch11
 from transformer_edu.tokenizer import WordTokenizer
+import json
+from pathlib import Path
+
+import transformer_edu
+from transformer_edu.exercises._check import reset_tries
 from transformer_edu.training import LabelSmoothingLoss, noam_lr
 
 
-def good_lr(step, d_model, warmup_steps):
-    return d_model ** -0.5 * min(step ** -0.5, step * warmup_steps ** -1.5)
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 
-
-@pytest.mark.parametrize("wrong, words", [
-    (lambda s, d, w: d ** -0.5 * max(s ** -0.5, s * w ** -1.5), "use min, not max"),
-    (lambda s, d, w: min(s ** -0.5, s * w ** -1.5), "d_model^-0.5 is missing"),
-    (lambda s, d, w: d ** 0.5 * min(s ** -0.5, s * w ** -1.5), "not 0.5"),
-    (lambda s, d, w: d ** -0.5 * min(s ** -0.5, s * w ** -0.5), "exponent -1.5"),
-    (lambda s, d, w: d ** -0.5 * s * w ** -1.5, "keeps rising"),
-    (lambda s, d, w: d ** -0.5 * s ** -0.5, "no warm-up"),
-    (lambda s, d, w: good_lr(s + 1, d, w), "step + 1"),
-    (lambda s, d, w: None, "returned None"),
-    (lambda s, d, w: [good_lr(s, d, w)], "one number"),
-    (lambda s, d, w: 1 / 0, "raised"),
-    (lambda s, d, w: 2 * good_lr(s, d, w), "Equation 3"),
-])
-def test_noam_lr_checker(wrong, words):
-    assert ch11.check_noam_lr(good_lr)
-    feedback = ch11.check_noam_lr(wrong)
-    assert not feedback and words in feedback.message
-
-
-def test_noam_lr_checker_accepts_package_and_tensor_results():
-    assert ch11.check_noam_lr(noam_lr)
-    assert ch11.check_noam_lr(lambda s, d, w: torch.tensor(good_lr(s, d, w), dtype=torch.float64))
 
 
 def good_floor(vocab_size, eps):
@@ -58,7 +43,7 @@ def loss_at_p_equals_q(vocab_size, eps):
     (lambda v, e: good_floor(v, e) / math.log(2), "bits"),
     (lambda v, e: -(1 - e + e / v) * math.log(1 - e + e / v), "only the true class"),
     (lambda v, e: -(1 - e + e / v) * math.log(1 - e + e / v) - e / v * math.log(e / v), "counted once"),
-    (lambda v, e: -(1 - e) * math.log(1 - e) - e * math.log(e / (v - 1)), "fairseq"),
+    (lambda v, e: -(1 - e) * math.log(1 - e) - e * math.log(e / (v - 1)), "Tensor2Tensor"),
     (lambda v, e: None, "returned None"),
     (lambda v, e: "0.71", "one number"),
     (lambda v, e: math.log(-1), "raised"),
@@ -108,7 +93,7 @@ def make_batch_shift(targets, bos_id, eos_id, pad_id):
     (lambda t, b, e, p: (good_shift(t, b, e, p)[0].float(), good_shift(t, b, e, p)[1]), "integer ids"),
     (lambda t, b, e, p: None, "returned None"),
     (lambda t, b, e, p: good_shift(t, b, e, p)[0], "pair"),
-    (lambda t, b, e, p: good_shift([r[::-1] for r in t], b, e, p), "expected"),
+    (lambda t, b, e, p: good_shift([r[::-1] for r in t], b, e, p), "then pad on the right"),
 ])
 def test_shift_batch_checker(wrong, words):
     assert ch11.check_shift_batch(good_shift)
@@ -118,3 +103,70 @@ def test_shift_batch_checker(wrong, words):
 
 def test_shift_batch_checker_agrees_with_make_batch():
     assert ch11.check_shift_batch(make_batch_shift)
+
+
+def test_loss_floor_hides_the_value_until_the_third_try():
+    wrong = lambda v, e: good_floor(v, e) + 0.01  # noqa: E731
+    first = ch11.check_loss_floor(wrong)
+    assert "Expected" not in first.message and "0.7127" not in first.message
+    ch11.check_loss_floor(wrong)
+    assert "Expected 0.712" in ch11.check_loss_floor(wrong).message
+
+
+def test_shift_batch_hides_the_expected_rows_at_first():
+    wrong = lambda t, b, e, p: good_shift([r[::-1] for r in t], b, e, p)  # noqa: E731
+    first = ch11.check_shift_batch(wrong)
+    assert "Expected" not in first.message
+    ch11.check_shift_batch(wrong)
+    assert "Expected" in ch11.check_shift_batch(wrong).message
+
+
+def test_uniform_prediction():
+    assert math.isclose(ch11._uniform_loss(), math.log(55), rel_tol=1e-6)
+    assert ch11.check_uniform_prediction(math.log(55))
+    assert ch11.check_uniform_prediction(4.0)
+    for wrong, words in [(0.71, "floor"), (0.9 * math.log(55), "only part"), (1.0, "sum of q")]:
+        reset_tries()
+        feedback = ch11.check_uniform_prediction(wrong)
+        assert not feedback and words in feedback.message and "4.007" not in feedback.message
+    assert "one number" in ch11.check_uniform_prediction(None).message
+
+
+def fixed_loss(logits, labels, eps=0.1, pad_id=0):
+    V = logits.shape[-1]
+    log_p = torch.log_softmax(logits.reshape(-1, V), dim=-1)
+    labels = labels.reshape(-1)
+    losses = (1 - eps) * -log_p.gather(1, labels[:, None])[:, 0] + eps * -log_p.mean(dim=-1)
+    keep = labels != pad_id
+    return (losses * keep).sum() / keep.sum()
+
+
+def test_buggy_loss_is_wrong_and_the_fix_is_right():
+    logits, labels = ch11._loss_case()
+    expected = LabelSmoothingLoss(0.1, ignore_index=0)(logits, labels)
+    assert not torch.allclose(ch11.buggy_label_smoothed_loss(logits, labels), expected)
+    torch.testing.assert_close(fixed_loss(logits, labels), expected)
+    assert ch11.check_loss_fix(fixed_loss)
+    assert ch11.check_loss_fix(lambda lo, la, eps, pad: torch.nn.functional.cross_entropy(
+        lo.reshape(-1, lo.shape[-1]), la.reshape(-1), label_smoothing=eps, ignore_index=pad))
+
+
+def test_loss_fix_feedback():
+    first = ch11.check_loss_fix(ch11.buggy_label_smoothed_loss)
+    assert not first and "still has the bug" in first.message and "keep.sum()" not in first.message
+    ch11.check_loss_fix(ch11.buggy_label_smoothed_loss)
+    assert "keep.sum()" in ch11.check_loss_fix(ch11.buggy_label_smoothed_loss).message
+    reset_tries()
+    pad_counted = ch11.check_loss_fix(lambda lo, la, eps, pad: LabelSmoothingLoss(eps, ignore_index=-100)(lo, la))
+    assert "PAD positions are counted" in pad_counted.message
+    assert "returned None" in ch11.check_loss_fix(lambda lo, la, eps, pad: None).message
+
+
+def test_quiz_numbers_match_the_package():
+    path = Path(transformer_edu.__file__).parent / "quizzes" / "ch11.json"
+    quiz = {q["id"]: q for q in json.loads(path.read_text())["questions"]}
+    assert abs(quiz["floor"]["answer"] - entropy_of_package_q(55, 0.1)) < quiz["floor"]["tolerance"]
+    assert abs(quiz["peak-lr"]["answer"] - noam_lr(4000, 512, 4000)) < quiz["peak-lr"]["tolerance"]
+    assert noam_lr(4000, 512, 4000) == max(noam_lr(s, 512, 4000) for s in (3999, 4000, 4001))
+    q = LabelSmoothingLoss(0.1).smoothed_target(torch.tensor([5]), 55)[0]
+    assert math.isclose(float(q[0]), 0.1 / 55, rel_tol=1e-6)  # PAD (id 0) gets eps / V, as the quiz says

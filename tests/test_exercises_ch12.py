@@ -1,61 +1,91 @@
+import json
+import math
+from pathlib import Path
+
 import pytest
 import torch
 
-from transformer_edu import causal_mask
+import transformer_edu
 from transformer_edu.exercises import ch12
+from transformer_edu.exercises._check import reset_tries
 
 
-def good_step(model, src_ids, prefix):
-    logits = model(src_ids, prefix, tgt_mask=causal_mask(prefix.shape[1]))  # (B, t, V)
-    return torch.cat([prefix, logits[:, -1].argmax(dim=-1, keepdim=True)], dim=1)
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 
 
-def test_greedy_step_checker():
-    assert ch12.check_greedy_step(good_step)
-    first = ch12.check_greedy_step(
-        lambda m, s, p: torch.cat([p, m(s, p)[:, 0].argmax(-1, keepdim=True)], dim=1))
-    assert not first and "FIRST position" in first.message
-    only_token = ch12.check_greedy_step(lambda m, s, p: m(s, p)[:, -1].argmax(-1))
-    assert "only the new tokens" in only_token.message
-    worst = ch12.check_greedy_step(lambda m, s, p: torch.cat([p, m(s, p)[:, -1].argmin(-1, keepdim=True)], dim=1))
-    assert "LEAST probable" in worst.message
-    assert "torch.Tensor" in ch12.check_greedy_step(lambda m, s, p: None).message
-    assert "raised" in ch12.check_greedy_step(lambda m, s, p: m.decode(p)).message
+def test_buggy_greedy_step_is_wrong_after_the_first_step_and_the_fix_is_right():
+    model = ch12._small_model()
+    src = torch.randint(4, 20, (3, 6), generator=torch.Generator().manual_seed(1))
+    bos = torch.ones(3, 1, dtype=torch.long)
+    longer = torch.cat([bos, torch.randint(4, 20, (3, 3), generator=torch.Generator().manual_seed(2))], dim=1)
+    with torch.no_grad():
+        assert torch.equal(ch12.buggy_greedy_step(model, src, bos), ch12._reference_step(model, src, bos))
+        assert not torch.equal(ch12.buggy_greedy_step(model, src, longer), ch12._reference_step(model, src, longer))
+    assert ch12.check_greedy_step_fix(ch12._reference_step)
 
 
-def good_score(log_prob, length, alpha):
-    return log_prob / ((5 + length) / 6) ** alpha
+def test_greedy_step_fix_feedback():
+    first = ch12.check_greedy_step_fix(ch12.buggy_greedy_step)
+    assert not first and "still has the bug" in first.message and "logits[:, -1]" not in first.message
+    ch12.check_greedy_step_fix(ch12.buggy_greedy_step)
+    assert "logits[:, -1]" in ch12.check_greedy_step_fix(ch12.buggy_greedy_step).message
+    assert "returned None" in ch12.check_greedy_step_fix(lambda m, s, p: None).message
+    assert "raised" in ch12.check_greedy_step_fix(lambda m, s, p: 1 / 0).message
+
+
+def test_half_bleu_prediction():
+    score, parts = ch12._half_bleu()
+    assert parts["precisions"] == [1.0] * 4 and math.isclose(score, math.exp(-1))
+    assert ch12.check_half_bleu_prediction(math.exp(-1))
+    assert ch12.check_half_bleu_prediction(0.37)
+    for wrong, words in [(1.0, "second factor"), (0.5, "length ratio"), (0.0, "a zero needs"), (0.8, "work out")]:
+        reset_tries()
+        feedback = ch12.check_half_bleu_prediction(wrong)
+        assert not feedback and words in feedback.message and "0.368" not in feedback.message
+    assert "one number" in ch12.check_half_bleu_prediction("a lot").message
+
+
+def good_cache_numbers(batch, t, s, n_layers, d_model):
+    return n_layers * 2 * batch * (t + s) * d_model
+
+
+@pytest.mark.parametrize("args", [(2, 5, 7, 3, 16), (1, 3, 4, 1, 8)])
+def test_cache_formula_matches_a_real_cache(args):
+    assert ch12.measured_cache_numbers(*args) == good_cache_numbers(*args)
+
+
+def test_cache_size_checker():
+    assert ch12.check_cache_size(good_cache_numbers)
+    for wrong, words in [(lambda b, t, s, n, d: n * 2 * b * t * d, "self-attention keys and values only"),
+                         (lambda b, t, s, n, d: n * b * (t + s) * d, "keys AND values"),
+                         (lambda b, t, s, n, d: 2 * b * (t + s) * d, "own cache"),
+                         (lambda b, t, s, n, d: None, "returned None")]:
+        reset_tries()
+        feedback = ch12.check_cache_size(wrong)
+        assert not feedback and words in feedback.message
+    first = ch12.check_cache_size(lambda b, t, s, n, d: 1)
+    assert "Expected" not in first.message
+    assert math.isclose(good_cache_numbers(1, 30, 30, 6, 512) * 4, 1_474_560)  # the bytes the checker quotes
 
 
 @pytest.mark.parametrize("wrong, words", [
-    (lambda lp, n, a: lp * ((5 + n) / 6) ** a, "do not multiply"),
-    (lambda lp, n, a: lp / ((5 + n) / 6), "exponent alpha is missing"),
-    (lambda lp, n, a: lp / ((6 + n) / 6) ** a, "length + 1"),
-    (lambda lp, n, a: lp / n ** a, "plain length normalization"),
-    (lambda lp, n, a: None, "returned None"),
-    (lambda lp, n, a: lp, "should be"),
+    (lambda l, k: l.masked_fill(l < l.topk(k, -1).values[..., -1:], 0.0), "not 0"),
+    (lambda l, k: l.masked_fill(l <= l.topk(k, -1).values[..., -1:], float("-inf")), "exactly k"),
+    (lambda l, k: None, "torch.Tensor"),
 ])
-def test_normalized_score_checker(wrong, words):
-    assert ch12.check_normalized_score(good_score)
-    feedback = ch12.check_normalized_score(wrong)
-    assert not feedback and words in feedback.message
-
-
-def good_filter(logits, k):
-    kth = logits.topk(k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < kth, float("-inf"))
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (lambda z, k: z.masked_fill(z < z.topk(k, dim=-1).values[..., -1:], 0.0), "not 0"),
-    (lambda z, k: z.masked_fill(z > z.topk(k, dim=-1, largest=False).values[..., -1:], float("-inf")), "SMALLEST"),
-    (lambda z, k: torch.softmax(good_filter(z, k), dim=-1), "not probabilities"),
-    (lambda z, k: z.masked_fill(z <= z.topk(k, dim=-1).values[..., -1:], float("-inf")), "exactly k"),
-    (lambda z, k: good_filter(z, k) / 2, "logits changed"),
-    (lambda z, k: z.topk(k, dim=-1).values, "keep the shape"),
-    (lambda z, k: None, "torch.Tensor"),
-])
-def test_top_k_checker(wrong, words):
-    assert ch12.check_top_k_filter(good_filter)
+def test_top_k_filter_checker(wrong, words):
+    assert ch12.check_top_k_filter(lambda l, k: l.masked_fill(l < l.topk(k, -1).values[..., -1:], float("-inf")))
     feedback = ch12.check_top_k_filter(wrong)
     assert not feedback and words in feedback.message
+
+
+def test_quiz_numbers_match_the_package():
+    from transformer_edu.beam import lp
+    path = Path(transformer_edu.__file__).parent / "quizzes" / "ch12.json"
+    quiz = {q["id"]: q for q in json.loads(path.read_text())["questions"]}
+    assert abs(quiz["lp-eleven"]["answer"] - lp(11, 0.6)) <= quiz["lp-eleven"]["tolerance"]
+    assert abs(quiz["short-bleu"]["answer"] - 100 * math.exp(1 - 10 / 8)) <= quiz["short-bleu"]["tolerance"]

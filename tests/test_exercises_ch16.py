@@ -1,7 +1,20 @@
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
+import transformer_edu
+from transformer_edu.bert import IGNORE_INDEX, mask_tokens
 from transformer_edu.exercises import ch16
+from transformer_edu.exercises._check import REVEAL_AFTER, reset_tries
+
+
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 
 
 # --- exercise 1: the shares of the 80/10/10 rule -----------------------------------------------------------
@@ -146,3 +159,96 @@ def test_the_reference_agrees_with_berts_tokenizer():
                       padding=True)
     assert (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id) == (ch16.CLS, ch16.SEP, ch16.PAD)
     assert torch.equal(good_segments(batch["input_ids"], ch16.SEP, ch16.PAD), batch["token_type_ids"])
+
+
+def test_shares_checker_shows_the_expected_shares_only_from_the_third_try():
+    def wrong(p, n):
+        return 0.7 * p, 0.2 * p, 0.1 * p  # adds up, matches no recognised mistake
+    first = ch16.check_corruption_shares(wrong)
+    assert not first and "Expected" not in first.message
+    for _ in range(REVEAL_AFTER - 1):
+        last = ch16.check_corruption_shares(wrong)
+    assert "Expected (0.12, " in last.message
+
+
+def quiz_answer(question_id):
+    quiz = json.loads((Path(transformer_edu.__file__).parent / "quizzes" / "ch16.json").read_text())
+    return next(q["answer"] for q in quiz["questions"] if q["id"] == question_id)
+
+
+def test_quiz_mask_share_matches_mask_tokens():
+    ids = torch.randint(10, 60, (4000, 40), generator=torch.Generator().manual_seed(0))  # ordinary ids only
+    inputs, labels = mask_tokens(ids, 4, 60, torch.Generator().manual_seed(1))
+    assert (labels != IGNORE_INDEX).float().mean().item() == pytest.approx(0.15)  # round(0.15 x 40) = 6 per row
+    share = 100 * (inputs == 4).float().mean().item()
+    assert share == pytest.approx(quiz_answer("mask-share"), abs=0.2)
+    assert 100 * ch16._reference_shares(0.15, 50)[0] == pytest.approx(quiz_answer("mask-share"))
+
+
+def test_quiz_pll_passes_matches_the_reference():
+    class Counting(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model, self.rows = model, 0
+
+        def forward(self, ids):
+            self.rows += ids.shape[0]  # each row is one forward pass of one copy
+            return self.model(ids)
+
+    model = Counting(ch16._small_bert(0))
+    with torch.no_grad():
+        ch16._reference_pll(model, torch.randint(5, 15, (1, 12)), 4)
+    assert model.rows == 12 and quiz_answer("pll-passes") == 32  # one copy per position: S passes for S tokens
+
+
+# --- exercise 4: find the bug in a hand-written corruption ----------------------------------------------------
+
+def good_corrupt(ids, mask_id, vocab_size, generator, probability=0.15):
+    chosen = torch.rand(ids.shape, generator=generator) < probability
+    u = torch.rand(ids.shape, generator=generator)
+    drawn = torch.randint(5, vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(chosen & (u < 0.8), mask_id, ids)
+    inputs = torch.where(chosen & (u >= 0.8) & (u < 0.9), drawn, inputs)
+    return inputs, torch.where(chosen, ids, IGNORE_INDEX)
+
+
+def only_the_masks(ids, mask_id, vocab_size, generator, probability=0.15):
+    inputs, _ = ch16.buggy_corrupt(ids, mask_id, vocab_size, generator, probability)
+    return inputs, torch.where(inputs == mask_id, ids, IGNORE_INDEX)
+
+
+def labels_from_inputs(ids, mask_id, vocab_size, generator, probability=0.15):
+    inputs, labels = good_corrupt(ids, mask_id, vocab_size, generator, probability)
+    return inputs, torch.where(labels != IGNORE_INDEX, inputs, IGNORE_INDEX)
+
+
+def other_draws(ids, mask_id, vocab_size, generator, probability=0.15):
+    torch.rand(1, generator=generator)  # one extra draw shifts every later one
+    return good_corrupt(ids, mask_id, vocab_size, generator, probability)
+
+
+def test_buggy_corrupt_asks_for_visible_tokens_and_the_fix_does_not():
+    ids = torch.randint(5, 30, (64, 40), generator=torch.Generator().manual_seed(0))
+    inputs, labels = ch16.buggy_corrupt(ids, 4, 30, torch.Generator().manual_seed(1))
+    asked = labels != IGNORE_INDEX
+    assert asked.all() and ((inputs == labels) & asked).float().mean() > 0.8  # mostly copying
+    inputs, labels = good_corrupt(ids, 4, 30, torch.Generator().manual_seed(1))
+    asked = labels != IGNORE_INDEX
+    assert 0.1 < asked.float().mean() < 0.2 and ((inputs == labels) & asked).float().mean() < 0.2
+
+
+def test_corrupt_solution_passes():
+    assert ch16.check_corrupt(good_corrupt)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (ch16.buggy_corrupt, "still the bug of buggy_corrupt"),
+    (only_the_masks, "only the positions shown as the mask"),
+    (labels_from_inputs, "not the original ids"),
+    (other_draws, "keep its draws"),
+    (lambda ids, m, v, g: None, "returned None"),
+    (lambda ids, m, v, g: ids, "a pair"),
+])
+def test_corrupt_mistakes(wrong, words):
+    feedback = ch16.check_corrupt(wrong)
+    assert not feedback and words in feedback.message

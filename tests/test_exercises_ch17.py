@@ -1,10 +1,22 @@
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
+import transformer_edu
 from transformer_edu.exercises import ch17
+from transformer_edu.exercises._check import REVEAL_AFTER, reset_tries
 from transformer_edu.gpt import GPT, GPTConfig
 from transformer_edu.model import count_parameters
 from transformer_edu.rotary import apply_rotary, rotary_angles
+
+
+@pytest.fixture(autouse=True)
+def fresh_tries():
+    reset_tries()
+    yield
+    reset_tries()
 
 
 def good_kv_bytes(config, bytes_per_number):
@@ -127,3 +139,67 @@ def test_rotate_half_gives_the_scores_of_adjacent_pairs():
     halves = good_rotate_half(q) @ good_rotate_half(k).transpose(-2, -1)
     adjacent = apply_rotary(q[..., interleave]) @ apply_rotary(k[..., interleave]).transpose(-2, -1)
     torch.testing.assert_close(halves, adjacent)
+
+
+def test_expected_values_are_shown_only_from_the_third_wrong_try():
+    def wrong(c, b):
+        return good_kv_bytes(c, b) + 8  # matches no recognised mistake
+    first = ch17.check_kv_cache_bytes(wrong)
+    assert not first and "Expected" not in first.message
+    for _ in range(REVEAL_AFTER - 1):
+        last = ch17.check_kv_cache_bytes(wrong)
+    assert "Expected" in last.message
+
+
+def quiz_answer(question_id):
+    quiz = json.loads((Path(transformer_edu.__file__).parent / "quizzes" / "ch17.json").read_text())
+    return next(q["answer"] for q in quiz["questions"] if q["id"] == question_id)
+
+
+def test_quiz_numbers_match_the_package():
+    values = dict(vocab_size=20, d_model=64, n_heads=32, d_ff=64, n_layers=1, max_len=8)
+    grouped = ch17._measured_cache_bytes(GPTConfig(n_kv_heads=8, **values))
+    full = ch17._measured_cache_bytes(GPTConfig(**values))
+    assert full // grouped == quiz_answer("gqa-factor") and full % grouped == 0
+    paper = dict(vocab_size=37000, d_model=512, n_heads=8, d_ff=2048, n_layers=1, max_len=16)
+    with torch.device("meta"):  # shapes only: no memory for 19 million numbers
+        tied = count_parameters(GPT(GPTConfig(**paper)))
+        untied = count_parameters(GPT(GPTConfig(share_embeddings=False, **paper)))
+    assert untied - tied == quiz_answer("untied-params")
+
+
+# --- Exercise 4: find the bug in a pre-LN block -----------------------------------------------------------------
+
+
+def good_pre_ln_block(x, block, mask):
+    h = block.self_attn_norm(x)
+    x = x + block.self_attn(h, h, h, mask)
+    return x + block.feed_forward(block.ff_norm(x))
+
+
+def test_buggy_pre_ln_block_is_wrong_and_the_fix_is_the_package_block():
+    from transformer_edu import Block
+    from transformer_edu.masks import causal_mask
+
+    block = Block(32, 4, 64, causal=True, norm_first=True, dropout=0.0).eval()
+    x = 3 * torch.randn(2, 6, 32) + 1
+    with torch.no_grad():
+        torch.testing.assert_close(good_pre_ln_block(x, block, causal_mask(6)), block(x, causal_mask(6)))
+        assert not torch.allclose(ch17.buggy_pre_ln_block(x, block, causal_mask(6)), block(x, causal_mask(6)))
+
+
+def test_pre_ln_block_solution_passes():
+    assert ch17.check_pre_ln_block(good_pre_ln_block)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (ch17.buggy_pre_ln_block, "still the bug of buggy_pre_ln_block"),
+    (ch17._post_ln_block, "post-LN"),
+    (ch17._pre_ln_block_without_mask, "mask is not passed"),
+    (lambda x, block, mask: x, "values differ"),
+    (lambda x, block, mask: None, "returned None"),
+    (lambda x, block, mask: block.missing, "raised"),
+])
+def test_pre_ln_block_mistakes(wrong, words):
+    feedback = ch17.check_pre_ln_block(wrong)
+    assert not feedback and words in feedback.message

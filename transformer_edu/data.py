@@ -187,6 +187,20 @@ def _check_pairs(pairs, src_tokenizer, tgt_tokenizer) -> None:
             raise ValueError(f"{name} must be a transformer_edu.tokenizer.Tokenizer, got {type(tok).__name__}")
 
 
+def teacher_forcing(targets: list[list[int]], bos_id: int = BOS_ID, eos_id: int = EOS_ID,
+                    pad_id: int = PAD_ID) -> tuple[Tensor, Tensor]:
+    """The decoder's input and its labels for a batch of target id lists (without BOS or EOS): the input is
+    BOS y_1 .. y_n and the label at each position the next token, y_1 .. y_n EOS; both padded on the right
+    with pad_id to the longest. Shapes: B lists -> tgt_in (B, T), tgt_out (B, T), T = 1 + the longest n."""
+    if not isinstance(targets, (list, tuple)) or not targets or not all(
+            isinstance(row, (list, tuple)) and all(isinstance(i, int) for i in row) for row in targets):
+        raise ValueError(f"targets must be a non-empty list of lists of int token ids, got {targets!r:.80}")
+    length = 1 + max(len(row) for row in targets)
+    tgt_in = [[bos_id, *row] + [pad_id] * (length - 1 - len(row)) for row in targets]
+    tgt_out = [[*row, eos_id] + [pad_id] * (length - 1 - len(row)) for row in targets]
+    return torch.tensor(tgt_in, dtype=torch.long), torch.tensor(tgt_out, dtype=torch.long)  # (B, T) each
+
+
 def make_batch(pairs: list[tuple[str, str]], src_tokenizer: Tokenizer, tgt_tokenizer: Tokenizer) -> Seq2SeqBatch:
     """Encode, add BOS/EOS to the target, pad with PAD_ID and build both masks."""
     _check_pairs(pairs, src_tokenizer, tgt_tokenizer)
@@ -196,8 +210,7 @@ def make_batch(pairs: list[tuple[str, str]], src_tokenizer: Tokenizer, tgt_token
             raise ValueError(f"pairs[{i}] has a source with no tokens ({pairs[i][0]!r}): need at least one")
     targets = [tgt_tokenizer.encode(target) for _, target in pairs]
     src = _pad(sources)  # (B, S)
-    tgt_in = _pad([[BOS_ID] + ids for ids in targets])  # (B, T)
-    tgt_out = _pad([ids + [EOS_ID] for ids in targets])  # (B, T)
+    tgt_in, tgt_out = teacher_forcing(targets)  # (B, T) each
     return Seq2SeqBatch(src, tgt_in, tgt_out, padding_mask(src, PAD_ID), target_mask(tgt_in, PAD_ID),
                         n_tokens=int((tgt_out != PAD_ID).sum()))
 

@@ -1,10 +1,12 @@
 """Measuring a trained model on held-out examples: the loss with teacher forcing, greedy predictions, and the
 exact-match accuracy (the fraction of outputs that are exactly the target), the book's measure for the
-synthetic tasks. The paper reports BLEU on translation (section 6.1); for a task with one right answer,
-exact match is the stricter and simpler measure.
+synthetic tasks. The paper reports BLEU on translation (section 6.1, Table 2); `corpus_bleu` computes it for
+token lists. For a task with one right answer, exact match is the stricter and simpler measure.
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import Callable
 
 import torch
@@ -90,3 +92,44 @@ def held_out_evaluator(pairs: list[tuple[str, str]], tokenizers, batch_size: int
         return {"loss": evaluate_loss(model, batches, smoothing),
                 "exact_match": exact_match(model, pairs, src_tokenizer, tgt_tokenizer, batch_size)}
     return evaluate
+
+
+def _ngrams(tokens: list, n: int) -> Counter:
+    return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def corpus_bleu(candidates: list[list], references: list[list], max_n: int = 4, return_parts: bool = False):
+    """BLEU (Papineni, Roukos, Ward and Zhu, 2002) of a corpus: one candidate token list and one reference token
+    list per sentence; no smoothing; a number in [0, 1] (papers report it times 100).
+
+    p_n, for n = 1 .. max_n, is the modified n-gram precision over the whole corpus: each candidate n-gram counts
+    at most as often as it occurs in its reference (clipping), summed over all sentences, divided by the number of
+    candidate n-grams. BLEU = BP * exp(mean of log p_n), with the brevity penalty BP = exp(1 - r / c) when the
+    candidates' total length c is below the references' total length r, else 1. Any p_n = 0 gives 0.
+    With return_parts=True: (bleu, {"precisions", "brevity_penalty", "candidate_length", "reference_length"}).
+    """
+    if not isinstance(candidates, (list, tuple)) or not isinstance(references, (list, tuple)):
+        raise ValueError(f"candidates and references must be lists of token lists, got "
+                         f"{type(candidates).__name__} and {type(references).__name__}")
+    if len(candidates) != len(references) or not candidates:
+        raise ValueError(f"need one reference per candidate and at least one pair, got {len(candidates)} "
+                         f"candidates and {len(references)} references")
+    for name, rows in (("candidate", candidates), ("reference", references)):
+        for i, row in enumerate(rows):
+            if isinstance(row, str) or not isinstance(row, (list, tuple)):
+                raise ValueError(f"{name} {i} must be a list of tokens, got {type(row).__name__} (split text first)")
+    check_int("max_n", max_n)
+    matches, totals = [0] * max_n, [0] * max_n
+    for candidate, reference in zip(candidates, references):
+        for n in range(1, max_n + 1):
+            counts, allowed = _ngrams(list(candidate), n), _ngrams(list(reference), n)
+            matches[n - 1] += sum(min(count, allowed[gram]) for gram, count in counts.items())  # clipped
+            totals[n - 1] += max(len(candidate) - n + 1, 0)
+    c, r = sum(len(x) for x in candidates), sum(len(x) for x in references)
+    precisions = [m / t if t else 0.0 for m, t in zip(matches, totals)]
+    brevity_penalty = 1.0 if c > r else (math.exp(1 - r / c) if c else 0.0)
+    score = 0.0 if min(precisions) == 0 else brevity_penalty * math.exp(sum(map(math.log, precisions)) / max_n)
+    if not return_parts:
+        return score
+    return score, {"precisions": precisions, "brevity_penalty": brevity_penalty, "candidate_length": c,
+                   "reference_length": r}

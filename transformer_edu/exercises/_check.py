@@ -1,17 +1,28 @@
 """Shared pieces for the exercise checkers: a feedback object and tensor comparisons that explain themselves."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 
 
+# A wrong try first gets a hint, never the answer: the expected values (`answer=` of `not_yet`) are added to the
+# message only from this many wrong tries of the same checker on (counted per checker, per Python process).
+REVEAL_AFTER = 3
+_wrong_tries: dict[str, int] = {}
+
+
 @dataclass(frozen=True)
 class Feedback:
-    """The answer to one check. Shows as a short sentence in a notebook; `bool(feedback)` is `passed`."""
+    """The answer to one check. Shows as a short sentence in a notebook; `bool(feedback)` is `passed`.
+
+    `answer` holds the expected values of a wrong try; a checker wrapped in `checker` folds it into the message
+    only from the REVEAL_AFTER-th wrong try on, so the first tries get hints only."""
 
     passed: bool
     message: str
+    answer: str = ""
 
     def __bool__(self) -> bool:
         return self.passed
@@ -24,8 +35,37 @@ def correct(message: str) -> Feedback:
     return Feedback(True, message)
 
 
-def not_yet(message: str) -> Feedback:
-    return Feedback(False, message)
+def not_yet(message: str, answer: str = "") -> Feedback:
+    """A wrong try: `message` is the hint (what differs, where to look) and must not give the answer away;
+    `answer` (optional) names the expected values, shown only after repeated wrong tries."""
+    return Feedback(False, message, answer)
+
+
+def checker(fn):
+    """Decorate every public check_* function: counts its wrong tries and reveals `answer` only from the
+    REVEAL_AFTER-th wrong try on (the message then ends with it); before that, says how to see it."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs) -> Feedback:
+        feedback = fn(*args, **kwargs)
+        if feedback.passed:
+            return feedback
+        tries = _wrong_tries[fn.__qualname__] = _wrong_tries.get(fn.__qualname__, 0) + 1
+        if not feedback.answer:
+            return Feedback(False, feedback.message)
+        if tries >= REVEAL_AFTER:
+            return Feedback(False, f"{feedback.message} {feedback.answer}")
+        left = REVEAL_AFTER - tries
+        return Feedback(False, f"{feedback.message} (Try again: after {left} more wrong "
+                               f"tr{'y' if left == 1 else 'ies'} this checker also shows the expected values.)")
+
+    wrapped.checks_answers = True
+    return wrapped
+
+
+def reset_tries() -> None:
+    """Forget every checker's count of wrong tries (a fresh start, as in a new kernel)."""
+    _wrong_tries.clear()
 
 
 def _shape(tensor: torch.Tensor) -> str:

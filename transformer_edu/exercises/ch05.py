@@ -8,7 +8,7 @@ from torch import nn
 
 from ..attention import scaled_dot_product_attention
 from ..masks import causal_mask, padding_mask
-from ._check import Feedback, call_learner, compare_tensors, correct, not_yet
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 
 def _attention_cases() -> list[tuple[str, tuple]]:
@@ -37,6 +37,7 @@ def _variant(q, k, v, mask, *, scale, fill=float("-inf"), invert=False, after=Fa
     return weights
 
 
+@checker
 def check_masked_attention(attention_fn) -> Feedback:
     """`attention_fn(q, k, v, mask)` should return (output, weights) of masked scaled dot-product attention.
 
@@ -65,8 +66,9 @@ def check_masked_attention(attention_fn) -> Feedback:
                  _variant(q, k, v, mask, scale=d_k)),
                 ("the mask is inverted: True means 'may attend', so fill the scores where the mask is False "
                  "(use ~mask)", _variant(q, k, v, mask, scale=math.sqrt(d_k), invert=True)),
-                ("the weights were zeroed after the softmax, so the rows no longer sum to 1: fill the blocked scores "
-                 "with -inf before the softmax", _variant(q, k, v, mask, scale=math.sqrt(d_k), after=True)),
+                ("the weights were zeroed after the softmax (the bug of buggy_masked_attention), so the rows no "
+                 "longer sum to 1: block the keys before the softmax, not after",
+                 _variant(q, k, v, mask, scale=math.sqrt(d_k), after=True)),
             ]
             for hint, wrong in known:
                 if torch.allclose(w, wrong, atol=1e-6, equal_nan=True):
@@ -79,9 +81,10 @@ def check_masked_attention(attention_fn) -> Feedback:
                 if blocked_rows.any():
                     rows = w[blocked_rows]
                     if torch.isnan(rows).any():
-                        return not_yet(f"{where}: the fully masked rows are NaN (softmax of a row of -inf). Set "
-                                       f"their weights to 0, e.g. weights.masked_fill(~mask.any(dim=-1, "
-                                       f"keepdim=True), 0.0).")
+                        return not_yet(f"{where}: the fully masked rows are NaN (softmax of a row of -inf). "
+                                       f"Find the rows whose mask allows no key and set their weights to 0.",
+                                       answer="For example: weights.masked_fill(~mask.any(dim=-1, "
+                                              "keepdim=True), 0.0).")
                     if torch.allclose(rows.sum(dim=-1), torch.ones(rows.shape[0], dtype=w.dtype), atol=1e-6):
                         return not_yet(f"{where}: the fully masked rows still sum to 1 (a large negative number "
                                        f"such as -1e9 instead of -inf spreads them evenly over blocked keys). "
@@ -96,41 +99,7 @@ def check_masked_attention(attention_fn) -> Feedback:
                    "nothing to attend to give zero weights instead of NaN.")
 
 
-def check_causal_mask(mask_fn) -> Feedback:
-    """`mask_fn(T)` should return a (1, 1, T, T) bool mask: True where query t may attend to key s (s <= t)."""
-    for length in (4, 7, 1):
-        got, error = call_learner(mask_fn, length)
-        if error is not None:
-            return error
-        if got is None:
-            return not_yet("your function returned None: return a bool tensor of shape (1, 1, T, T)")
-        if not isinstance(got, torch.Tensor):
-            return not_yet(f"return a torch.Tensor, got {type(got).__name__}")
-        expected = causal_mask(length)
-        where = f"for T={length}"
-        if got.dtype != torch.bool:
-            return not_yet(f"{where}: the mask should be bool (True = may attend), got dtype {got.dtype}. A float "
-                           f"mask would be added to the scores instead; build it with dtype=torch.bool.")
-        if tuple(got.shape) == (length, length) and length > 1:
-            return not_yet(f"{where}: the values may be right but the shape is {tuple(got.shape)}; add two leading "
-                           f"axes (mask[None, None]) so it broadcasts over batch and heads: (1, 1, T, T).")
-        if tuple(got.shape) != tuple(expected.shape):
-            return not_yet(f"{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}.")
-        if torch.equal(got, ~expected):
-            return not_yet(f"{where}: this is the blocked-positions mask (True = may NOT attend), the convention of "
-                           f"nn.MultiheadAttention. Ours is the opposite: True on and below the diagonal.")
-        if length > 1 and torch.equal(got[0, 0], torch.ones(length, length, dtype=torch.bool).triu()):
-            return not_yet(f"{where}: True above the diagonal lets query t see keys after it (the future). Use the "
-                           f"lower triangle: torch.tril.")
-        if length > 1 and torch.equal(got[0, 0], torch.ones(length, length, dtype=torch.bool).tril(-1)):
-            return not_yet(f"{where}: the diagonal is False, so position t may not attend to itself (and position 0 "
-                           f"to nothing). The paper hides positions after t only: keep the diagonal.")
-        if not torch.equal(got, expected):
-            return not_yet(f"{where}: expected {expected[0, 0].int().tolist()}, "
-                           f"got {got[0, 0].int().tolist()} (1 = True).")
-    return correct("True on and below the diagonal: query t may attend to keys 0 .. t, never to later positions.")
-
-
+@checker
 def check_torch_masks(convert_fn) -> Feedback:
     """`convert_fn(pad_mask, causal)` should turn our masks (True = may attend) into nn.MultiheadAttention's:
     key_padding_mask (B, S) and attn_mask (T, T), both bool with True = blocked. Checked by running
@@ -159,8 +128,9 @@ def check_torch_masks(convert_fn) -> Feedback:
             return not_yet(f"{name} is our mask unchanged. nn.MultiheadAttention reads True as 'blocked', so it "
                            f"would attend only where we forbid it: flip it with ~.")
         if not torch.equal(value, ~ours.reshape(shape)):
-            return not_yet(f"{name} should be True exactly where our mask is False; expected "
-                           f"{(~ours.reshape(shape)).int().tolist()}, got {value.int().tolist()} (1 = True).")
+            return not_yet(f"{name} should be True exactly where our mask is False; it is not (yours: "
+                           f"{value.int().tolist()}, 1 = True).",
+                           answer=f"Expected {(~ours.reshape(shape)).int().tolist()}.")
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 6, 8, generator=g)  # (B, T, D)
     mha = nn.MultiheadAttention(8, 1, bias=False, batch_first=True).eval()
@@ -173,3 +143,52 @@ def check_torch_masks(convert_fn) -> Feedback:
         return problem
     return correct("~ flips True = may attend into True = blocked; with (B, S) and (T, T) masks nn.MultiheadAttention "
                    "gives the same weights as our attention.")
+
+
+def buggy_masked_attention(q, k, v, mask=None):
+    """softmax(q k^T / sqrt(d_k)) v; mask: bool, True = may attend.
+    Returns (output, weights)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, S)
+    weights = torch.softmax(scores, dim=-1)  # (..., T, S)
+    if mask is not None:
+        weights = weights * mask  # blocked keys get weight 0
+    return weights @ v, weights
+
+
+def saturation_experiment(std: float = 2.0, d_k: int = 64, n_queries: int = 500, n_keys: int = 16,
+                          seed: int = 2) -> float:
+    """Mean largest softmax weight over n_keys keys when the entries of q and k have standard deviation `std`
+    and the scores are divided by sqrt(d_k), as the paper does."""
+    g = torch.Generator().manual_seed(seed)
+    qs = std * torch.randn(n_queries, 1, d_k, generator=g)  # (N, 1, d_k)
+    ks = std * torch.randn(n_queries, n_keys, d_k, generator=g)  # (N, S, d_k)
+    weights = torch.softmax((qs * ks).sum(dim=-1) / math.sqrt(d_k), dim=-1)  # (N, S)
+    return weights.max(dim=-1).values.mean().item()
+
+
+@checker
+def check_saturation_prediction(prediction) -> Feedback:
+    """`prediction`: the mean largest weight over 16 keys at d_k = 64, scores divided by sqrt(d_k), when the
+    entries of q and k have variance 4 instead of 1. Runs the experiment and compares."""
+    if prediction is None:
+        return not_yet("write your prediction first: a number between 1/16 and 1.")
+    if isinstance(prediction, bool) or not isinstance(prediction, (int, float)) or not math.isfinite(prediction):
+        return not_yet(f"the prediction should be a number between 1/16 and 1, got {prediction!r}.")
+    if not 1 / 16 - 1e-9 <= prediction <= 1 + 1e-9:
+        return not_yet(f"a largest weight among 16 weights that sum to 1 lies between 1/16 and 1; got "
+                       f"{prediction:g}.")
+    measured, unit = saturation_experiment(), saturation_experiment(std=1.0)
+    why = ("Each entry product q_i k_i now has variance 4 x 4 = 16, so q.k / sqrt(d_k) has variance 16 instead "
+           "of 1: the same spread as the unscaled scores at d_k = 16 in the figure.")
+    if abs(prediction - measured) <= 0.08:
+        return correct(f"measured {measured:.2f} (with unit-variance entries: {unit:.2f}). {why} Dividing by "
+                       f"sqrt(d_k) corrects for the width only; it assumes unit-variance entries, which is why "
+                       f"the initialisation of the projections (chapter 6) matters.")
+    if abs(prediction - unit) <= 0.03:
+        return not_yet("that is the value for unit-variance entries. Dividing by sqrt(d_k) fixes the effect of the "
+                       "width, not of the entries' variance: what is the variance of q.k / sqrt(d_k) now?",
+                       answer=f"Measured: {measured:.2f}. {why}")
+    direction = "lower" if prediction > measured else "higher"
+    return not_yet(f"the measurement is {direction} than your prediction. Work out the variance of "
+                   f"q.k / sqrt(d_k) when each entry has variance 4, then find the d_k at which the unscaled "
+                   f"scores of the figure have that variance.", answer=f"Measured: {measured:.2f}. {why}")

@@ -1,134 +1,170 @@
 """Checkers for chapter 6, multi-head attention (paper section 3.2.2)."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..masks import causal_mask, padding_mask
 from ..multi_head_attention import MultiHeadAttention
-from ._check import Feedback, call_learner, compare_tensors, correct, not_yet
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 
-def check_split_heads(split_fn) -> Feedback:
-    """`split_fn(x, n_heads)` should turn (B, T, D) into (B, H, T, d_k), head i holding columns i*d_k:(i+1)*d_k."""
+def buggy_multi_head_attention(query, key, value, mha, mask=None):
+    """MultiHead with the heads as a batch dimension; projections read from `mha`.
+
+    query (B, T, D), key and value (B, S, D); mask: bool, True = may attend,
+    broadcastable to (B, H, T, S). Returns the output (B, T, D) and the
+    weights (B, H, T, S)."""
+    B, T, D = query.shape
+    S = key.shape[1]
+    H, d_k = mha.n_heads, mha.d_k
+    q = mha.w_q(query).view(B, T, H, d_k).transpose(1, 2)  # (B, H, T, d_k)
+    k = mha.w_k(key).view(B, S, H, d_k).transpose(1, 2)  # (B, H, S, d_k)
+    v = mha.w_v(value).view(B, S, H, d_k).transpose(1, 2)  # (B, H, S, d_v)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (B, H, T, S)
+    concat = (weights @ v).transpose(1, 2).reshape(B, T, D)  # (B, T, H * d_v)
+    return mha.w_o(concat), weights
+
+
+def _variant(query, key, value, mha, mask, *, scale="d_k", split="right", merge="right"):
+    """Multi-head attention with one deliberate change, to recognise a learner's mistake."""
+    B, T, D = query.shape
+    S = key.shape[1]
+    H, d_k = mha.n_heads, mha.d_k
+
+    def heads(x, length):
+        if split == "view":
+            return x.reshape(B, H, length, d_k)  # same shape, scrambled content
+        return x.view(B, length, H, d_k).transpose(1, 2)
+
+    q, k, v = heads(mha.w_q(query), T), heads(mha.w_k(key), S), heads(mha.w_v(value), S)
+    divisor = {"d_k": math.sqrt(d_k), "D": math.sqrt(D), "none": 1.0, "d_k^1": float(d_k)}[scale]
+    scores = q @ k.transpose(-2, -1) / divisor
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    out = weights @ v  # (B, H, T, d_k)
+    concat = out.reshape(B, T, D) if merge == "reshape" else out.transpose(1, 2).reshape(B, T, D)
+    return mha.w_o(concat), weights
+
+
+def _cases():
+    torch.manual_seed(6)
+    mha = MultiHeadAttention(32, 4).double().eval()  # d_k = 8: sqrt(d_model), d_k and sqrt(d_k) all differ
+    x = torch.randn(2, 5, 32, dtype=torch.float64)  # (B, T, D)
+    memory = torch.randn(2, 7, 32, dtype=torch.float64)  # (B, S, D)
+    pad = padding_mask(torch.tensor([[4, 5, 6, 7, 0, 0, 0], [4, 5, 6, 7, 8, 9, 3]]), 0)  # (B, 1, 1, S)
+    return mha, [("self-attention with 4 heads", (x, x, x, None)),
+                 ("causal self-attention with 4 heads", (x, x, x, causal_mask(5))),
+                 ("encoder-decoder attention (S = 7, padded) with 4 heads", (x, memory, memory, pad))]
+
+
+@checker
+def check_multi_head_attention(mha_fn) -> Feedback:
+    """`mha_fn(query, key, value, mha, mask)` should return (output, weights) equal to `mha(...,
+    return_attention=True)`, reading the projections from `mha`."""
+    mha, cases = _cases()
+    for what, (query, key, value, mask) in cases:
+        with torch.no_grad():
+            got, error = call_learner(mha_fn, query, key, value, mha, mask)
+            if error is not None:
+                return error
+            if got is None:
+                return not_yet("your function returned None: return the pair (output, weights)")
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                return not_yet(f"return a pair (output, weights), got {type(got).__name__}")
+            out, weights = got
+            expected_out, expected_w = mha(query, key, value, mask=mask, return_attention=True)
+            known = [
+                ("the same results as buggy_multi_head_attention: the bug is still there. It is right with one "
+                 "head; what changes in each head's scores when h grows?", dict(scale="D")),
+                ("the scores were not scaled at all: each head divides its scores by the square root of its own "
+                 "width", dict(scale="none")),
+                ("the scores were divided by d_k; the paper divides by the square root of the width of the "
+                 "vectors that are dotted", dict(scale="d_k^1")),
+                ("the heads hold scrambled content: a straight reshape to (B, H, T, d_k) mixes positions. "
+                 "View as (B, T, H, d_k) first, then transpose", dict(split="view")),
+                ("the weights are right but the merge scrambles positions: move the head axis back next to "
+                 "d_k before reshaping to (B, T, D)", dict(merge="reshape")),
+            ]
+            problem = compare_tensors(f"the weights ({what})", weights, expected_w, atol=1e-9)
+            if problem is None:
+                problem = compare_tensors(f"the output ({what})", out, expected_out, atol=1e-9)
+            if problem is None:
+                continue
+            for hint, change in known:
+                wrong_out, wrong_w = _variant(query, key, value, mha, mask, **change)
+                if (isinstance(weights, torch.Tensor) and weights.shape == wrong_w.shape
+                        and isinstance(out, torch.Tensor) and out.shape == wrong_out.shape
+                        and torch.allclose(weights.double(), wrong_w, atol=1e-9)
+                        and torch.allclose(out.double(), wrong_out, atol=1e-9)):
+                    return not_yet(f"{what}: {hint}" + ("" if hint.endswith("?") else "."))
+            return problem
+    return correct("each head divides its scores by sqrt(d_k), the width of its own queries and keys, not by "
+                   "sqrt(d_model): with h heads, sqrt(d_model) is sqrt(h) times too large, and every head's "
+                   "weights come out too flat.")
+
+
+def measured_cross_multiply_adds(t: int, s: int, d_model: int, n_heads: int) -> int:
+    """All multiply-adds of one encoder-decoder attention call, T queries over S memory positions, as
+    FlopCounterMode measures them (2 FLOPs per multiply-add; matrix products only)."""
     torch.manual_seed(0)
-    b, t, d, h = 2, 5, 12, 3
-    x = torch.randn(b, t, d)
-    expected = x.view(b, t, h, d // h).transpose(1, 2)  # (B, H, T, d_k)
-    got, error = call_learner(split_fn, x, h)
-    if error is not None:
-        return error
-    if got is None:
-        return not_yet("your function returned None: return the split tensor of shape (B, H, T, d_k)")
-    if isinstance(got, torch.Tensor) and tuple(got.shape) == (b, t, h, d // h):
-        return not_yet(f"the shape is (B, T, H, d_k) = {tuple(got.shape)}: the heads must come before the positions, "
-                       f"(B, H, T, d_k) = {tuple(expected.shape)}. Swap dimensions 1 and 2 with .transpose(1, 2).")
-    problem = compare_tensors("the split tensor", got, expected,
-                              hint="Head i should hold columns i*d_k to (i+1)*d_k of every position.")
-    if problem is None:
-        return correct("x.view(B, T, H, d_k).transpose(1, 2) gives (B, H, T, d_k); head i holds columns "
-                       "i*d_k:(i+1)*d_k of every position.")
-    if isinstance(got, torch.Tensor) and torch.equal(got, x.reshape(b, h, t, d // h)):
-        return not_yet("the shape is right but the values are scrambled: reshaping (B, T, D) straight to "
-                       "(B, H, T, d_k) cuts the flat memory in the wrong order, so one 'head' mixes pieces of "
-                       "different positions. First view as (B, T, H, d_k), then transpose(1, 2).")
-    return problem
-
-
-def check_merge_heads(merge_fn) -> Feedback:
-    """`merge_fn(x)` should turn (B, H, T, d_k) back into (B, T, H * d_k): the Concat in the equation."""
-    torch.manual_seed(1)
-    b, h, t, d_k = 2, 3, 5, 4
-    x = torch.randn(b, h, t, d_k)
-    expected = x.transpose(1, 2).reshape(b, t, h * d_k)  # (B, T, D)
-    got, error = call_learner(merge_fn, x)
-    if error is not None:
-        if "view size is not compatible" in error.message:
-            return not_yet(f"{error.message}. After transpose the tensor is not contiguous in memory, so .view "
-                           f"cannot reshape it: use .reshape (or .contiguous().view).")
-        return error
-    if got is None:
-        return not_yet("your function returned None: return the merged tensor of shape (B, T, H * d_k)")
-    problem = compare_tensors("the merged tensor", got, expected,
-                              hint="Position t should hold head 0's d_k values, then head 1's, and so on.")
-    if problem is None:
-        return correct("x.transpose(1, 2).reshape(B, T, H * d_k) puts each position's heads side by side: "
-                       "Concat(head_1, ..., head_h).")
-    if isinstance(got, torch.Tensor) and torch.equal(got, x.reshape(b, t, h * d_k)):
-        return not_yet("the shape is right but the values are scrambled: reshaping (B, H, T, d_k) straight to "
-                       "(B, T, D) without moving the head axis mixes positions. Transpose(1, 2) first, then reshape.")
-    return problem
-
-
-def mha_parameter_count(d_model: int, n_heads: int) -> int:
-    """The reference: four D x D matrices (W^Q, W^K, W^V, W^O) and four bias vectors; h does not appear."""
-    return 4 * d_model * d_model + 4 * d_model
-
-
-def check_parameter_count(count_fn) -> Feedback:
-    """`count_fn(d_model, n_heads)` should return the number of parameters of MultiHeadAttention(d_model, n_heads)."""
-    for d_model, n_heads in [(512, 8), (512, 1), (64, 4), (12, 3)]:
-        got, error = call_learner(count_fn, d_model, n_heads)
-        if error is not None:
-            return error
-        expected = sum(p.numel() for p in MultiHeadAttention(d_model, n_heads).parameters())
-        if got is None:
-            return not_yet("your function returned None: return the count as an int")
-        if got != expected:
-            d, d_k = d_model, d_model // n_heads
-            hints = []
-            if got == 4 * d * d:
-                hints.append("the four projections have biases too (d_model numbers each)")
-            if got == 3 * d * d + 3 * d:
-                hints.append("W^O, the output projection after Concat, is missing")
-            if got in (4 * n_heads * (d * d + d), n_heads * (4 * d * d + 4 * d)):
-                hints.append("each head's W^Q_i is d_model x d_k, not d_model x d_model: together the h heads "
-                             "fill one d_model x d_model matrix")
-            if got == 4 * (d * d_k + d_k) or got == 3 * (d * d_k + d_k) + d * d + d:
-                hints.append("count all h heads: side by side their projections fill d_model x d_model")
-            hint = "; ".join(hints) or "count W^Q, W^K, W^V and W^O (each d_model x d_model) and their four biases"
-            return not_yet(f"for d_model={d_model}, n_heads={n_heads} expected {expected:,}, got {got!r}: {hint}")
-    return correct(f"4 d_model^2 + 4 d_model, whatever h is: {mha_parameter_count(512, 8):,} for the base model.")
-
-
-def measured_multiply_adds(n: int, d_model: int, n_heads: int) -> tuple[int, int]:
-    """Multiply-adds of one self-attention call on n positions, measured by torch's FLOP counter.
-
-    Returns (projections, attention): the four nn.Linear products, and the two products Q K^T and weights V.
-    The counter counts 2 FLOPs per multiply-add and ignores bias additions and the softmax.
-    """
-    mha = MultiHeadAttention(d_model, n_heads)
-    x = torch.randn(1, n, d_model)
+    module = MultiHeadAttention(d_model, n_heads)
+    query, memory = torch.randn(1, t, d_model), torch.randn(1, s, d_model)  # (1, T, D), (1, S, D)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        mha(x, x, x)
-    total = counter.get_total_flops() // 2
-    projections = 4 * n * d_model * d_model
-    return projections, total - projections
+        module(query, memory, memory)
+    return counter.get_total_flops() // 2
 
 
-def check_multiply_adds(count_fn) -> Feedback:
-    """`count_fn(n, d_model, n_heads)` should return (projection multiply-adds, attention multiply-adds)."""
-    for n, d_model, n_heads in [(10, 16, 4), (7, 24, 1), (33, 32, 8)]:
-        got, error = call_learner(count_fn, n, d_model, n_heads)
+@checker
+def check_cross_multiply_adds(count_fn) -> Feedback:
+    """`count_fn(T, S, d_model, n_heads)` -> (projections, attention) multiply-adds of encoder-decoder
+    attention with T queries (decoder) and S keys and values (encoder memory)."""
+    cases = [(6, 10, 32, 4), (3, 20, 16, 2), (12, 12, 64, 8), (9, 2, 16, 1)]
+    for t, s, d, h in cases:
+        projections, attention = 2 * (t + s) * d * d, 2 * t * s * d
+        reveal = f"For T={t}, S={s}, d_model={d}: projections {projections:,}, attention {attention:,}."
+        got, error = call_learner(count_fn, t, s, d, h)
         if error is not None:
             return error
-        proj, attn = measured_multiply_adds(n, d_model, n_heads)
         if got is None:
             return not_yet("your function returned None: return a pair (projections, attention)")
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return not_yet(f"return a pair (projections, attention), got {got!r}")
-        g_proj, g_attn = got
-        where = f"for n={n}, d_model={d_model}, n_heads={n_heads}"
-        if g_proj != proj:
-            hint = ("W^O is a fourth d_model x d_model product" if g_proj == 3 * n * d_model * d_model else
-                    "each of the four projections multiplies n rows of width d_model by a d_model x d_model matrix")
-            return not_yet(f"{where} the projections take {proj:,} multiply-adds, got {g_proj!r}: {hint}")
-        if g_attn != attn:
-            if g_attn == n * n * d_model:
-                hint = "you counted Q K^T; the weighted sum of the values (weights times V) costs as much again"
-            elif g_attn == n_heads * 2 * n * n * d_model or g_attn == n_heads * n * n * d_model:
-                hint = "each head works on width d_k = d_model / h, so all h heads together cost as much as one of width d_model"
-            else:
-                hint = "Q K^T is n x d_k times d_k x n for each of h heads; weights times V is n x n times n x d_k"
-            return not_yet(f"{where} Q K^T and weights V take {attn:,} multiply-adds together, got {g_attn!r}: {hint}")
-    return correct("projections 4 n d_model^2, attention 2 n^2 d_model; neither depends on h, and they are equal "
-                   "at n = 2 d_model.")
+        if not isinstance(got, (tuple, list)) or len(got) != 2 or not all(
+                isinstance(n, numbers.Real) and not isinstance(n, bool) for n in got):
+            return not_yet(f"return a pair of numbers (projections, attention), got {got!r}")
+        got_p, got_a = got
+        where = f"for T={t}, S={s}, d_model={d}, h={h}"
+        if got_p != projections:
+            if got_p == 4 * t * d * d or got_p == 4 * s * d * d:
+                return not_yet(f"{where}: the projections are counted as if all four took the same sequence. "
+                               f"Which projections read the decoder's T positions and which the encoder's S?",
+                               answer=reveal)
+            if got_p == (2 * t + s) * d * d or got_p == (t + 2 * s) * d * d:
+                return not_yet(f"{where}: one projection is counted on the wrong sequence. W^O acts on the "
+                               f"output, which has one row per query.", answer=reveal)
+            return not_yet(f"{where}: the projections are off. Each is an (L x d_model)(d_model x d_model) "
+                           f"product; count L for each of the four.", answer=reveal)
+        if got_a != attention:
+            if got_a == t * s * d:
+                return not_yet(f"{where}: the attention count is half of what it should be: there are two "
+                               f"products per head, the scores and the weighted sum of the values.", answer=reveal)
+            if got_a in (2 * t * t * d, 2 * s * s * d):
+                return not_yet(f"{where}: the score matrix of encoder-decoder attention is not square: what are "
+                               f"its rows and its columns?", answer=reveal)
+            if got_a == 2 * t * s * (d // h) and h > 1:
+                return not_yet(f"{where}: that is one head's count; there are h heads of width d_k.",
+                               answer=reveal)
+            return not_yet(f"{where}: the attention count is off: per head, Q_i K_i^T is (T x d_k)(d_k x S), and "
+                           f"the weighted sum of the values is (T x S)(S x d_v).", answer=reveal)
+    t, s, d, h = cases[0]
+    measured = measured_cross_multiply_adds(t, s, d, h)
+    if measured != 2 * (t + s) * d * d + 2 * t * s * d:
+        return not_yet(f"FlopCounterMode measured {measured:,} multiply-adds, not the sum of your two counts.")
+    return correct("projections 2 T d_model^2 + 2 S d_model^2 (W^Q and W^O on the T queries, W^K and W^V on the "
+                   "S memory positions), attention 2 T S d_model, as FlopCounterMode measures; h does not appear.")

@@ -2,12 +2,12 @@
 (paper sections 3.3, 3.1 and 5.4)."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ..feed_forward import PositionwiseFeedForward
-from ._check import Feedback, compare_tensors, correct, not_yet
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 
 def _close(got, expected, atol: float = 1e-5) -> bool:
@@ -15,140 +15,127 @@ def _close(got, expected, atol: float = 1e-5) -> bool:
             and bool(torch.allclose(got, expected, atol=atol, equal_nan=False)))
 
 
-def check_layer_norm(norm_fn) -> Feedback:
-    """`norm_fn(x, gamma, beta, eps)` should equal nn.LayerNorm over the last dimension."""
+def _as_number(value) -> float | None:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+# --- Exercise 1: find the bug in a layer normalization ------------------------------------------------------
+
+def buggy_layer_norm(x, gamma, beta, eps=1e-5):
+    """Layer normalization over the last dimension (with one bug).
+    x (..., D); gamma, beta (D,)."""
+    mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+    var = x.var(dim=-1, keepdim=True)  # (..., 1)
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta  # (..., D)
+
+
+def _unbiased(x, gamma, beta, eps):
+    return buggy_layer_norm(x, gamma, beta, eps)
+
+
+@checker
+def check_layer_norm_fix(norm_fn) -> Feedback:
+    """`norm_fn(x, gamma, beta, eps)` should be buggy_layer_norm with its bug fixed: equal to nn.LayerNorm."""
     torch.manual_seed(0)
     d = 8
     x = torch.randn(2, 4, d) * 3 + 1
     x[1, 2] = 0.7  # one position whose features are all equal: its variance is 0
     gamma, beta, eps = torch.randn(d), torch.randn(d), 1e-5
     expected = F.layer_norm(x, (d,), gamma, beta, eps)
-    try:
-        got = norm_fn(x.clone(), gamma.clone(), beta.clone(), eps)
-    except Exception as exc:  # the learner's code: report, do not crash
-        return not_yet(f"your function raised {exc!r}")
+    got, error = call_learner(norm_fn, x.clone(), gamma.clone(), beta.clone(), eps)
+    if error is not None:
+        return error
     if got is None:
         return not_yet("your function returned None: return the normalized tensor, the same shape as x")
+    if _close(got, _unbiased(x, gamma, beta, eps), 1e-6):
+        return not_yet("this still has the bug: the output differs from nn.LayerNorm by a constant factor at every "
+                       "position. Compare the statistics with the formula in the chapter, term by term: which one "
+                       "does torch compute differently by default?",
+                       answer="x.var divides by D - 1 by default (Bessel's correction); LayerNorm divides by D: "
+                              "use x.var(dim=-1, keepdim=True, unbiased=False).")
     problem = compare_tensors("the output", got, expected, atol=1e-4)
     if problem is None:
-        return correct("mean and biased variance over the last dimension, eps inside the square root, then "
-                       "gamma * x_hat + beta: the same as nn.LayerNorm.")
+        return correct("the bug was the unbiased variance: x.var divides by D - 1 unless told otherwise, and "
+                       "LayerNorm divides by D. With unbiased=False the function equals nn.LayerNorm.")
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         return problem
     ok = torch.ones(2, 4, dtype=torch.bool)
-    ok[1, 2] = False  # compare the other positions when the constant one went wrong
+    ok[1, 2] = False
     if _close(got[ok], expected[ok], 1e-4):
         shown = "NaN or infinite" if not torch.isfinite(got[1, 2]).all() else "wrong"
         return not_yet(f"only the position whose features are all equal came out {shown}: its variance is 0, so "
-                       f"divide by sqrt(variance + eps), with eps inside the square root")
-    mean = x.mean(-1, keepdim=True)
-    unbiased = gamma * (x - mean) / torch.sqrt(x.var(-1, keepdim=True, unbiased=True) + eps) + beta
-    if _close(got, unbiased, 1e-4):
-        return not_yet("you used the unbiased variance (dividing by d_model - 1). Layer normalization divides by "
-                       "d_model: x.var(dim=-1, unbiased=False) or ((x - mean) ** 2).mean(dim=-1)")
-    plain = F.layer_norm(x, (d,), None, None, eps)
-    if _close(got, plain, 1e-4):
-        return not_yet("the normalization is right but gamma and beta are missing: return gamma * x_hat + beta")
+                       f"keep eps inside the square root")
+    if _close(got, F.layer_norm(x, (d,), None, None, eps), 1e-4):
+        return not_yet("the normalization is right but gamma and beta are gone: keep gamma * x_hat + beta")
     for dim in (0, 1):
         m, v = x.mean(dim, keepdim=True), x.var(dim, keepdim=True, unbiased=False)
         if _close(got, gamma * (x - m) / torch.sqrt(v + eps) + beta, 1e-4):
-            return not_yet(f"you took the mean and variance over dimension {dim}; layer normalization uses the "
-                           f"features of one position: the last dimension (dim=-1, keepdim=True)")
+            return not_yet(f"you took the statistics over dimension {dim}; layer normalization uses the features "
+                           f"of one position, the last dimension")
     return problem
 
 
-def ffn_parameter_count(d_model: int, d_ff: int) -> int:
-    """The reference: W_1 (d_model x d_ff), b_1 (d_ff), W_2 (d_ff x d_model), b_2 (d_model)."""
-    return d_model * d_ff + d_ff + d_ff * d_model + d_model
+# --- Exercise 2: predict, then check: LayerNorm of a scaled and shifted input --------------------------------
+
+def _invariance_gap() -> float:
+    """Largest |LayerNorm(x) - LayerNorm(10 x + 3)| over a seeded (4, 6, 64) input, gamma = 1, beta = 0."""
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(4, 6, 64, generator=g, dtype=torch.float64)
+    norm = lambda t: F.layer_norm(t, (64,), eps=1e-5)  # noqa: E731
+    return float((norm(x) - norm(10 * x + 3)).abs().max())
 
 
-def check_ffn_parameters(count_fn) -> Feedback:
-    """`count_fn(d_model, d_ff)` should return the number of parameters of PositionwiseFeedForward(d_model, d_ff)."""
-    for d_model, d_ff in [(512, 2048), (64, 256), (10, 7)]:
-        try:
-            got = count_fn(d_model, d_ff)
-        except Exception as exc:
-            return not_yet(f"calling your function with d_model={d_model}, d_ff={d_ff} raised {exc!r}")
+@checker
+def check_scale_prediction(prediction) -> Feedback:
+    """`prediction`: the largest absolute difference between LayerNorm(x) and LayerNorm(10 x + 3)."""
+    value = _as_number(prediction)
+    if value is None:
+        return not_yet("write your prediction as one number (for example 0.5), then run the cell")
+    gap = _invariance_gap()
+    if value < 0:
+        return not_yet("a largest absolute difference cannot be negative")
+    explain = (f"The experiment gives {gap:.1e}. Subtracting the mean removes the + 3; dividing by the standard "
+               f"deviation removes the factor 10 (the mean and the spread are both multiplied by 10). Only eps "
+               f"inside the square root tells the two apart, and it is tiny next to a variance of 100.")
+    if value <= 1e-3:
+        return correct(f"you predicted {value:g}. {explain} So a LayerNorm forgets the scale and offset of each "
+                       f"position's vector; in post-LN this is why every block's output has the same size.")
+    return not_yet(f"you predicted {value:g}; the experiment disagrees by far. Go through the formula with "
+                   f"10 x + 3 in place of x: what happens to the mean, to the variance, and to x - mean?",
+                   answer=f"The measured difference is {gap:.1e}: LayerNorm(10 x + 3) equals LayerNorm(x) up to eps.")
+
+
+# --- Exercise 3: derivation: the length of a normalized vector -----------------------------------------------
+
+@checker
+def check_normalized_length(length_fn) -> Feedback:
+    """`length_fn(d_model)`: the Euclidean norm of x_hat = (x - mu) / sigma (eps = 0) for any x of width d_model
+    whose features are not all equal."""
+    for d in (4, 64, 512):
+        got, error = call_learner(length_fn, d)
+        if error is not None:
+            return error
         if got is None:
-            return not_yet("your function returned None: return the count as an int")
-        expected = sum(p.numel() for p in PositionwiseFeedForward(d_model, d_ff).parameters())
-        if got != expected:
-            weights = 2 * d_model * d_ff
-            if got == weights:
-                hint = "the biases are missing: b_1 has d_ff numbers and b_2 has d_model"
-            elif got in (weights + 2 * d_ff, weights + 2 * d_model):
-                hint = "b_1 has d_ff numbers (one per inner unit) and b_2 has d_model (one per output feature)"
-            elif got in (weights + d_ff, weights + d_model):
-                hint = "one of the two biases is missing"
-            elif got == 2 * d_model * d_model + 2 * d_model:
-                hint = "the inner layer is d_ff wide, not d_model"
-            else:
-                hint = "count W_1 (d_model x d_ff), b_1, W_2 (d_ff x d_model) and b_2"
-            return not_yet(f"for d_model={d_model}, d_ff={d_ff} expected {expected:,}, got {got!r}: {hint}")
-    return correct(f"2 d_model d_ff + d_ff + d_model: {ffn_parameter_count(512, 2048):,} in the base model, about "
-                   f"twice the {4 * 512 * 512 + 4 * 512:,} of its multi-head attention.")
-
-
-def _add_norm_case():
-    torch.manual_seed(0)
-    d = 8
-    norm = nn.LayerNorm(d)
-    with torch.no_grad():
-        norm.weight.copy_(torch.rand(d) + 0.5)  # gamma, beta away from 1 and 0, so every mistake shows
-        norm.bias.copy_(torch.randn(d))
-    sublayer = PositionwiseFeedForward(d, 16)
-    x = torch.randn(2, 3, d) * 2
-    return x, sublayer, norm
-
-
-def _variants(x, sublayer, norm) -> dict:
-    return {
-        "post": norm(x + sublayer(x)),
-        "pre": x + sublayer(norm(x)),
-        "no_residual_post": norm(sublayer(x)),
-        "no_residual_pre": sublayer(norm(x)),
-        "pre_then_norm": norm(x + sublayer(norm(x))),
-        "norm_input_only": norm(x) + sublayer(x),
-    }
-
-
-_MISTAKES = {
-    "no_residual_post": "the residual connection is missing: add the sub-layer's input x to its output",
-    "no_residual_pre": "the residual connection is missing: add x to the sub-layer's output",
-    "pre_then_norm": "this normalizes twice: in pre-LN the sum x + Sublayer(LayerNorm(x)) is not normalized again",
-    "norm_input_only": "the normalized x went into the sum instead of into the sub-layer",
-}
-
-
-def _check_order(fn, norm_first: bool) -> Feedback:
-    x, sublayer, norm = _add_norm_case()
-    name, other = ("pre", "post") if norm_first else ("post", "pre")
-    with torch.no_grad():
-        variants = _variants(x, sublayer, norm)
-        expected = variants[name]
-        try:
-            got = fn(x.clone(), sublayer, norm)
-        except Exception as exc:
-            return not_yet(f"your function raised {exc!r}")
-    if got is None:
-        return not_yet("your function returned None: return the wrapped sub-layer's output, the same shape as x")
-    problem = compare_tensors("the output", got, expected)
-    formula = "x + Sublayer(LayerNorm(x))" if norm_first else "LayerNorm(x + Sublayer(x))"
-    if problem is None:
-        return correct(f"{formula}, as Block.{name}_ln writes it for every sub-layer (chapter 8).")
-    if _close(got, variants[other]):
-        return not_yet(f"this is the {other}-LN order; {name}-LN is {formula}")
-    for key, message in _MISTAKES.items():
-        if _close(got, variants[key]):
-            return not_yet(f"{message}. {name}-LN is {formula}")
-    return problem
-
-
-def check_post_ln(post_ln_fn) -> Feedback:
-    """`post_ln_fn(x, sublayer, norm)` should compute the paper's LayerNorm(x + Sublayer(x))."""
-    return _check_order(post_ln_fn, norm_first=False)
-
-
-def check_pre_ln(pre_ln_fn) -> Feedback:
-    """`pre_ln_fn(x, sublayer, norm)` should compute the later pre-LN order x + Sublayer(LayerNorm(x))."""
-    return _check_order(pre_ln_fn, norm_first=True)
+            return not_yet("your function returned None: return the length as a number")
+        value = _as_number(got)
+        if value is None:
+            return not_yet(f"length_fn({d}) should return one number, got {type(got).__name__}")
+        expected = math.sqrt(d)
+        if math.isclose(value, expected, rel_tol=1e-6):
+            continue
+        if math.isclose(value, 1.0):
+            return not_yet(f"length_fn({d}) returned 1: LayerNorm does not make the vector a unit vector. Its "
+                           f"features have variance 1, which is a statement about their mean square, not their "
+                           f"sum of squares")
+        if math.isclose(value, d):
+            return not_yet(f"length_fn({d}) returned the sum of squares; the length is its square root")
+        if d > 1 and math.isclose(value, math.sqrt(d - 1)):
+            return not_yet(f"length_fn({d}): LayerNorm's variance divides by D, not D - 1")
+        return not_yet(f"length_fn({d}) returned {value:g}. Start from sigma^2 = (1/D) sum_j (x_j - mu)^2 and "
+                       f"write sum_j x_hat_j^2 with it", answer=f"The length is sqrt(D): {expected:.4g} for D = {d}.")
+    return correct("sum_j x_hat_j^2 = sum_j (x_j - mu)^2 / sigma^2 = D sigma^2 / sigma^2 = D, so every normalized "
+                   "vector has length sqrt(D) (22.6 for D = 512): gamma and beta then set the scale per feature.")

@@ -1,12 +1,12 @@
-"""Checkers for chapter 11, training (paper sections 3.1, 5.3 and 5.4)."""
+"""Checkers for chapter 11, training (paper sections 3.1 and 5.4)."""
 from __future__ import annotations
 
 import math
 
 import torch
 
-from ..training import noam_lr
-from ._check import Feedback, call_learner, correct, not_yet
+from ..label_smoothing import LabelSmoothingLoss
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 BOS, EOS = 1, 2  # the ids of the book's tokenizers (transformer_edu.tokenizer)
 
@@ -24,56 +24,7 @@ def _as_number(value) -> float | None:
     return None
 
 
-def _noam_variants(step: int, d_model: int, warmup: int) -> list[tuple[float, str]]:
-    """Equation 3 with one typical mistake each, and what to say about it."""
-    warm, decay = step * warmup ** -1.5, step ** -0.5
-    return [
-        (d_model ** -0.5 * max(decay, warm), "use min, not max: the rate is the smaller of the rising line "
-         "step * warmup_steps^-1.5 and the falling curve step^-0.5 (the two meet at step = warmup_steps)"),
-        (min(decay, warm), "the factor d_model^-0.5 is missing: multiply the min(...) by d_model ** -0.5"),
-        (d_model ** 0.5 * min(decay, warm), "the exponent of d_model is -0.5, not 0.5: a wider model gets a "
-         "smaller learning rate"),
-        (d_model ** -0.5 * min(decay, step * warmup ** -0.5), "the warm-up term is step * warmup_steps ** -1.5 "
-         "(exponent -1.5, not -0.5), so that both terms equal warmup_steps^-0.5 at step = warmup_steps"),
-        (d_model ** -0.5 * warm, "your rate keeps rising after warmup_steps: after the warm-up it should decay "
-         "as step^-0.5, which is what the min(...) does"),
-        (d_model ** -0.5 * decay, "there is no warm-up: for step < warmup_steps the rate should rise "
-         "linearly, step * warmup_steps^-1.5; take the min of the two terms"),
-        (noam_lr(step + 1, d_model, warmup), "you are one step ahead (step + 1): the paper counts steps from 1, "
-         "so use step as given"),
-    ]
-
-
-def check_noam_lr(lr_fn) -> Feedback:
-    """`lr_fn(step, d_model, warmup_steps)` should return equation 3's learning rate
-    d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5), for steps counted from 1."""
-    cases = [(1, 512, 4000), (100, 512, 4000), (4000, 512, 4000), (20000, 512, 4000), (100000, 512, 4000),
-             (50, 64, 400), (400, 64, 400), (1500, 64, 400)]
-    values = []
-    for step, d_model, warmup in cases:
-        got, error = _call(lr_fn, step, d_model, warmup)
-        if error is not None:
-            return error
-        if got is None:
-            return not_yet("your function returned None: return the learning rate as a number")
-        value = _as_number(got)
-        if value is None:
-            return not_yet(f"lr_fn({step}, {d_model}, {warmup}) should return one number, got {type(got).__name__}")
-        values.append(value)
-    expected = [noam_lr(*case) for case in cases]
-    wrong_at = [i for i, (v, e) in enumerate(zip(values, expected)) if not math.isclose(v, e, rel_tol=1e-9)]
-    if not wrong_at:
-        return correct("with d_model = 512 and warmup_steps = 4000 the rate peaks at step 4000 at about 7.0e-4, "
-                       "as in the paper's schedule.")
-    i = wrong_at[0]
-    (step, d_model, warmup), value = cases[i], values[i]
-    head = f"lr_fn({step}, {d_model}, {warmup}) returned {value:.4g}, expected {expected[i]:.4g}"
-    variants = [_noam_variants(*case) for case in cases]  # [case][variant] -> (value, hint)
-    for k, (_, hint) in enumerate(variants[0]):
-        if all(math.isclose(v, variants[c][k][0], rel_tol=1e-9) for c, v in enumerate(values)):
-            return not_yet(f"{head}: {hint}")
-    return not_yet(f"{head}. Equation 3: d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5)")
-
+# --- Exercise 1: derivation: the floor of the label-smoothed loss --------------------------------------------
 
 def _floor(vocab_size: int, eps: float, other: float | None = None, true: float | None = None) -> float:
     """-sum_k q(k) ln q(k) for a q with `true` on the label and `other` on each of the V - 1 other classes."""
@@ -82,6 +33,7 @@ def _floor(vocab_size: int, eps: float, other: float | None = None, true: float 
     return -true * math.log(true) - (vocab_size - 1) * other * math.log(other)
 
 
+@checker
 def check_loss_floor(floor_fn) -> Feedback:
     """`floor_fn(vocab_size, eps)` should return H(q) = -sum_k q(k) ln q(k), the smallest value the
     label-smoothed loss can take (reached when the model predicts p = q), for 0 < eps < 1."""
@@ -98,7 +50,8 @@ def check_loss_floor(floor_fn) -> Feedback:
             return not_yet(f"floor_fn({vocab_size}, {eps}) should return one number, got {type(got).__name__}")
         if math.isclose(value, expected, rel_tol=1e-6):  # float32 arithmetic is fine
             continue
-        head = f"floor_fn({vocab_size}, {eps}) returned {value:.6g}, expected {expected:.6g}"
+        head = f"floor_fn({vocab_size}, {eps}) returned {value:.6g}"
+        answer = f"Expected {expected:.6g} for V = {vocab_size}, eps = {eps}."
         true = 1 - eps + eps / vocab_size
         known = [
             (0.0, "the loss with label smoothing cannot reach 0: q is not one-hot, so -sum q log p stays "
@@ -110,19 +63,111 @@ def check_loss_floor(floor_fn) -> Feedback:
             (-true * math.log(true) - eps / vocab_size * math.log(eps / vocab_size), "the other classes are "
              "counted once: there are V - 1 of them, each adding -(eps / V) ln(eps / V)"),
             (_floor(vocab_size, eps, other=eps / (vocab_size - 1) if vocab_size > 1 else eps, true=1 - eps),
-             "that q spreads eps over the V - 1 other classes and leaves 1 - eps on the label (fairseq's "
-             "variant); the paper's label smoothing (Szegedy et al.) gives every class eps / V, so the label "
-             "gets 1 - eps + eps / V"),
+             "that q spreads eps over the V - 1 other classes and leaves 1 - eps on the label (Tensor2Tensor's "
+             "convention); this chapter's q (Szegedy et al.'s, and PyTorch's) gives every class eps / V, so "
+             "the label gets 1 - eps + eps / V"),
         ]
         for wrong, hint in known:
             if math.isclose(value, wrong, rel_tol=1e-6, abs_tol=1e-12):
-                return not_yet(f"{head}: {hint}")
+                return not_yet(f"{head}: {hint}", answer=answer)
         return not_yet(f"{head}. q gives the label 1 - eps + eps / V and each of the V - 1 other classes eps / V; "
-                       f"H(q) = -sum_k q(k) ln q(k)")
+                       f"H(q) = -sum_k q(k) ln q(k)", answer=answer)
     return correct(f"for V = 55 and eps = 0.1 the floor is {_floor(55, 0.1):.4f} nats: the training loss in this "
                    f"chapter levels off just above it. For the paper's 37000-token vocabulary it is "
                    f"{_floor(37000, 0.1):.2f}.")
 
+
+# --- Exercise 2: predict, then check: the loss of a model that knows nothing ----------------------------------
+
+def _uniform_loss(vocab_size: int = 55, eps: float = 0.1) -> float:
+    """The label-smoothed loss of all-equal logits (a uniform prediction) on a seeded batch of labels."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(4, vocab_size, (8, 11), generator=g)  # (B, T)
+    logits = torch.zeros(8, 11, vocab_size)  # (B, T, V): softmax gives 1 / V to every token
+    return float(LabelSmoothingLoss(eps, ignore_index=0)(logits, labels))
+
+
+@checker
+def check_uniform_prediction(prediction) -> Feedback:
+    """`prediction`: the label-smoothed loss (eps = 0.1, V = 55) of a model whose logits are all equal."""
+    value = _as_number(prediction)
+    if value is None:
+        return not_yet("write your prediction as one number (in nats), then run the cell")
+    loss = _uniform_loss()
+    result = f"The experiment gives {loss:.4f} nats, which is ln 55."
+    if math.isclose(value, loss, rel_tol=0.02):
+        return correct(f"{result} With p(k) = 1 / V for every k, -sum_k q(k) log p(k) = log V * sum_k q(k) = "
+                       f"log V, whatever q is: label smoothing does not change the loss of a uniform guess. A "
+                       f"training curve starts near ln V (if the initial logits are small) and falls towards the "
+                       f"floor H(q), 0.71 here.")
+    if math.isclose(value, _floor(55, 0.1), rel_tol=0.02):
+        return not_yet("that is the floor H(q), the loss of the best prediction, p = q. A uniform p is far from "
+                       "q: write H(q, p) with p(k) = 1 / V for every k", answer=result)
+    if math.isclose(value, 0.9 * math.log(55), rel_tol=0.02) or math.isclose(value, 0.1 * math.log(55), rel_tol=0.02):
+        return not_yet("only part of q was counted: q sums to 1 over all V tokens, and every p(k) is the same",
+                       answer=result)
+    return not_yet(f"you predicted {value:g}. Write H(q, p) = -sum_k q(k) log p(k) with p(k) = 1 / V for every "
+                   f"k: what does the sum of q(k) come to?", answer=result)
+
+
+# --- Exercise 3: find the bug in a label-smoothed loss --------------------------------------------------------
+
+def buggy_label_smoothed_loss(logits, labels, eps=0.1, pad_id=0):
+    """Label-smoothed cross-entropy, the mean over the positions whose label
+    is not PAD. One bug."""
+    V = logits.shape[-1]
+    log_p = torch.log_softmax(logits.reshape(-1, V), dim=-1)  # (N, V)
+    labels = labels.reshape(-1)  # (N,)
+    nll = -log_p.gather(1, labels[:, None])[:, 0]  # (N,): -log p(y)
+    uniform = -log_p.mean(dim=-1)  # (N,): -(1/V) sum_k log p(k)
+    losses = (1 - eps) * nll + eps * uniform  # (N,): H(q, p) at each position
+    keep = labels != pad_id  # (N,): the positions that count
+    return (losses * keep).sum() / len(labels)
+
+
+def _loss_case():
+    g = torch.Generator().manual_seed(2)
+    logits = torch.randn(3, 6, 12, generator=g)  # (B, T, V)
+    labels = torch.randint(4, 12, (3, 6), generator=g)  # (B, T)
+    labels[1, 3:] = 0  # padding: 3 + 4 of the 18 labels are PAD
+    labels[2, 2:] = 0
+    return logits, labels
+
+
+@checker
+def check_loss_fix(loss_fn) -> Feedback:
+    """`loss_fn(logits, labels, eps, pad_id)` should be buggy_label_smoothed_loss fixed: equal to
+    LabelSmoothingLoss(eps, ignore_index=pad_id)."""
+    logits, labels = _loss_case()
+    for eps in (0.1, 0.0):
+        expected = LabelSmoothingLoss(eps, ignore_index=0)(logits, labels)
+        got, error = _call(loss_fn, logits.clone(), labels.clone(), eps, 0)
+        if error is not None:
+            return error
+        if got is None:
+            return not_yet("your function returned None: return the loss, a tensor with one number")
+        value = _as_number(got)
+        if value is None:
+            return not_yet(f"return one number (a 0-d tensor), got {type(got).__name__}")
+        if math.isclose(value, float(buggy_label_smoothed_loss(logits, labels, eps, 0)), rel_tol=1e-6):
+            return not_yet("this still has the bug: on a batch with padding your loss is too small, by the same "
+                           "factor at every eps. Which positions does the sum count, and by how many does it "
+                           "divide?", answer="The sum runs over the real positions only, so divide by their "
+                           "number, keep.sum(), not by len(labels): (losses * keep).sum() / keep.sum().")
+        k = LabelSmoothingLoss(eps, ignore_index=-100)(logits, labels)  # PAD counted as a label like any other
+        if math.isclose(value, float(k), rel_tol=1e-6):
+            return not_yet("the PAD positions are counted as if PAD were the right answer there: leave them out of "
+                           "the sum and of the count")
+        problem = compare_tensors(f"the loss with eps = {eps}", torch.as_tensor(value, dtype=torch.float64),
+                                  expected.double(), atol=1e-5)
+        if problem is not None:
+            return problem
+    return correct("the bug divided by all positions, PAD included, so padding made the loss look smaller (here "
+                   "by a factor 11/18) and a batch's weight in training depended on its padding. Divide by the "
+                   "number of real positions, as LabelSmoothingLoss and F.cross_entropy(ignore_index=PAD) do.")
+
+
+# --- Exercise 4: teacher-forcing batches ----------------------------------------------------------------------
 
 def _as_batch(value, name: str):
     """A 2-D long tensor from a tensor or a list of equal-length lists of ints, or a Feedback."""
@@ -145,6 +190,7 @@ def _padded(rows: list[list[int]], pad_id: int, left: bool = False) -> list[list
     return [[pad_id] * (width - len(r)) + r if left else r + [pad_id] * (width - len(r)) for r in rows]
 
 
+@checker
 def check_shift_batch(shift_fn) -> Feedback:
     """`shift_fn(targets, bos_id, eos_id, pad_id)` should turn a list of target id lists into the padded pair
     (decoder_input, labels), both (B, T) with T = longest target + 1: row b is BOS y_1 .. y_n PAD ... and
@@ -198,5 +244,6 @@ def check_shift_batch(shift_fn) -> Feedback:
         if decoder_in.shape != expected_in.shape or labels.shape != expected_out.shape:
             return not_yet(f"{where}: both should have shape (B, T) = {tuple(expected_in.shape)}, with T = longest "
                            f"target + 1; got {tuple(decoder_in.shape)} and {tuple(labels.shape)}")
-        return not_yet(f"{where}; expected {expected_in.tolist()} and {expected_out.tolist()}")
+        return not_yet(f"{where}. Build each row as BOS + target and target + EOS, then pad on the right",
+                       answer=f"Expected {expected_in.tolist()} and {expected_out.tolist()}.")
     return correct("this is how make_batch builds Seq2SeqBatch.tgt_in and .tgt_out; the loss skips the PAD labels.")

@@ -6,98 +6,172 @@ import math
 import torch
 
 from ..config import TransformerConfig
-from ..masks import causal_mask
+from ..evaluation import corpus_bleu
+from ..masks import causal_mask, padding_mask
 from ..model import Transformer
-from ._check import Feedback, compare_tensors, correct, not_yet
-
-BOS, EOS = 1, 2  # the ids of the book's tokenizers (transformer_edu.tokenizer)
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 
-def _small_model(seed: int) -> Transformer:
-    """An untrained float64 model with varied outputs (an untied output layer), for exact comparisons."""
-    torch.manual_seed(seed)
-    config = TransformerConfig.small(vocab_size=13, d_model=32, n_heads=2, d_ff=64, n_encoder_layers=1,
-                                     n_decoder_layers=1, share_embeddings=False, max_len=32)
-    return Transformer(config).double().eval()
+def _as_number(value) -> float | None:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
-def check_greedy_step(step_fn) -> Feedback:
-    """`step_fn(model, src_ids, prefix)` should return the prefix (B, t) with the most probable next token
-    appended: (B, t + 1)."""
-    model = _small_model(12)
-    generator = torch.Generator().manual_seed(12)
-    src = torch.randint(3, 13, (3, 5), generator=generator)  # (B, S)
-    prefix = torch.cat([torch.full((3, 1), BOS), torch.randint(3, 13, (3, 3), generator=generator)], dim=1)  # (B, 4)
-    with torch.no_grad():
-        logits = model(src, prefix, tgt_mask=causal_mask(prefix.shape[1]))  # (B, t, V)
-    expected = torch.cat([prefix, logits[:, -1].argmax(dim=-1, keepdim=True)], dim=1)  # (B, t + 1)
-    try:
+def _small_model(n_decoder_layers: int = 2) -> Transformer:
+    torch.manual_seed(0)
+    config = TransformerConfig.small(vocab_size=20, d_model=16, n_heads=4, d_ff=32, n_encoder_layers=1,
+                                     n_decoder_layers=n_decoder_layers)
+    return Transformer(config).eval()
+
+
+# --- Exercise 1: find the bug in one greedy step --------------------------------------------------------------
+
+def buggy_greedy_step(model, src_ids, prefix):
+    """Append the most probable next token to each prefix (B, t) -> (B, t + 1).
+    One bug."""
+    mask = causal_mask(prefix.shape[1])  # (1, 1, t, t)
+    logits = model(src_ids, prefix, tgt_mask=mask)  # (B, t, V)
+    next_token = logits[:, 0].argmax(dim=-1, keepdim=True)  # (B, 1)
+    return torch.cat([prefix, next_token], dim=1)  # (B, t + 1)
+
+
+def _reference_step(model, src_ids, prefix):
+    logits = model(src_ids, prefix, tgt_mask=causal_mask(prefix.shape[1]))  # (B, t, V)
+    return torch.cat([prefix, logits[:, -1].argmax(dim=-1, keepdim=True)], dim=1)
+
+
+@checker
+def check_greedy_step_fix(step_fn) -> Feedback:
+    """`step_fn(model, src_ids, prefix)` should be buggy_greedy_step fixed: prefix plus the argmax of the logits
+    that follow the last prefix token."""
+    model = _small_model()
+    g = torch.Generator().manual_seed(1)
+    src = torch.randint(4, 20, (3, 6), generator=g)  # (B, S)
+    for length in (1, 4):
+        prefix = torch.cat([torch.ones(3, 1, dtype=torch.long), torch.randint(4, 20, (3, length - 1), generator=g)],
+                           dim=1)  # (B, t): BOS and t - 1 tokens
         with torch.no_grad():
-            got = step_fn(model, src.clone(), prefix.clone())
-    except Exception as exc:
-        return not_yet(f"step_fn(model, src_ids, prefix) raised {exc!r}; src_ids is (B, S) = {tuple(src.shape)}, "
-                       f"prefix is (B, t) = {tuple(prefix.shape)}")
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape[:1]:
-        return not_yet("you returned only the new tokens (B,): append them to the prefix, giving (B, t + 1)")
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        if not torch.equal(got[:, :-1], prefix):
-            return not_yet("the first t columns should be the prefix unchanged; the new token goes at the end")
-        if torch.equal(got[:, -1], logits[:, 0].argmax(dim=-1)) and not torch.equal(got, expected):
-            return not_yet("you used the logits of the FIRST position; the next token is predicted at the LAST "
-                           "position of the prefix (logits[:, -1])")
-        if torch.equal(got[:, -1], logits[:, -1].argmin(dim=-1)):
-            return not_yet("you took the LEAST probable token: greedy takes the argmax")
-    problem = compare_tensors("the extended prefix", got, expected, atol=0,
-                              hint="Run the model on (src_ids, prefix), take the last position's logits, argmax over "
-                                   "the vocabulary (dim=-1) and concatenate.")
-    return problem if problem is not None else correct(
-        "repeating this step until EOS is greedy decoding; greedy_decode does the same with a KV cache.")
+            expected = _reference_step(model, src, prefix)
+            got, error = call_learner(step_fn, model, src.clone(), prefix.clone())
+            if error is not None:
+                return error
+            if got is None:
+                return not_yet("your function returned None: return the extended prefix, shape (B, t + 1)")
+            same_bug = buggy_greedy_step(model, src, prefix)
+        if (length > 1 and isinstance(got, torch.Tensor) and got.shape == expected.shape
+                and torch.equal(got, same_bug) and not torch.equal(got, expected)):
+            return not_yet("this still has the bug: it agrees with greedy decoding at the first step and then "
+                           "keeps predicting from the wrong place. Which position's logits predict the token "
+                           "AFTER the prefix?", answer="Take the last position's logits: logits[:, -1].")
+        problem = compare_tensors(f"the extended prefix for a prefix of length {length}", got, expected, atol=0)
+        if problem is not None:
+            return problem
+    return correct("the last position's logits predict the next token; the first position's predict the token "
+                   "after BOS, which is right only at the first step.")
 
 
-def _reference_score(log_prob: float, length: int, alpha: float) -> float:
-    return log_prob / ((5 + length) / 6) ** alpha
+# --- Exercise 2: predict, then check: the BLEU of a candidate that stops halfway ------------------------------
+
+HALF_REFERENCE = "the cat sat quietly on the warm mat".split()  # 8 tokens
 
 
-def check_normalized_score(score_fn) -> Feedback:
-    """`score_fn(log_prob, length, alpha)` should return log P(Y|X) / lp(Y), lp(Y) = ((5 + |Y|) / 6) ** alpha."""
-    cases = [(-2.0, 4, 0.6), (-7.5, 12, 0.6), (-3.0, 1, 0.6), (-4.0, 9, 0.0), (-4.0, 9, 1.0)]
-    for log_prob, length, alpha in cases:
-        expected = _reference_score(log_prob, length, alpha)
-        try:
-            got = score_fn(log_prob, length, alpha)
-        except Exception as exc:
-            return not_yet(f"score_fn({log_prob}, {length}, {alpha}) raised {exc!r}")
+def _half_bleu() -> tuple[float, dict]:
+    return corpus_bleu([HALF_REFERENCE[:4]], [HALF_REFERENCE], return_parts=True)
+
+
+@checker
+def check_half_bleu_prediction(prediction) -> Feedback:
+    """`prediction`: corpus_bleu of the candidate HALF_REFERENCE[:4] against HALF_REFERENCE (8 tokens)."""
+    value = _as_number(prediction)
+    if value is None:
+        return not_yet("write your prediction as one number between 0 and 1, then run the cell")
+    score, parts = _half_bleu()
+    result = (f"The experiment: precisions {[round(p, 3) for p in parts['precisions']]}, brevity penalty "
+              f"exp(1 - 8/4) = {parts['brevity_penalty']:.3f}, BLEU {score:.3f}.")
+    if abs(value - score) <= 0.02:
+        return correct(f"{result} Every n-gram of the candidate is in the reference, so all four precisions are "
+                       f"1; only the brevity penalty lowers the score. Precision alone would reward stopping "
+                       f"early; the penalty, exp(1 - r/c) for c < r, is what makes a short output cost.")
+    if math.isclose(value, 1.0):
+        return not_yet("the precisions are what you think, but BLEU has a second factor for outputs shorter than "
+                       "their references", answer=result)
+    if math.isclose(value, 0.5, abs_tol=0.02):
+        return not_yet("the brevity penalty is not the length ratio c / r: look at its formula in the section "
+                       "above", answer=result)
+    if value < 0.02:
+        return not_yet("a zero needs some n (1 to 4) with no matching n-gram: does the candidate have one?",
+                       answer=result)
+    return not_yet("work out the four modified precisions first (which candidate n-grams occur in the reference?), "
+                   "then the brevity penalty with c = 4 and r = 8", answer=result)
+
+
+# --- Exercise 3: derivation: the size of the key/value cache ----------------------------------------------------
+
+def measured_cache_numbers(batch: int, t: int, s: int, n_layers: int, d_model: int) -> int:
+    """How many numbers a real KVCache holds after t decoding steps: a small model with n_layers decoder layers
+    of width d_model, decoding `batch` sentences of s source tokens."""
+    torch.manual_seed(0)
+    config = TransformerConfig.small(vocab_size=20, d_model=d_model, n_heads=4, d_ff=2 * d_model,
+                                     n_encoder_layers=1, n_decoder_layers=n_layers)
+    model = Transformer(config).eval()
+    src = torch.randint(4, 20, (batch, s))
+    tokens = torch.randint(4, 20, (batch, t))
+    with torch.no_grad():
+        src_mask = padding_mask(src, 0)
+        memory = model.encode(src, src_mask)  # (B, S, D)
+        cache = model.new_cache()
+        for i in range(t):
+            model.decode(tokens[:, i:i + 1], memory, src_mask, cache=cache)  # one new token per step
+    return sum(c.k.numel() + c.v.numel() for c in cache.caches.values())
+
+
+@checker
+def check_cache_size(size_fn) -> Feedback:
+    """`size_fn(batch, t, s, n_layers, d_model)`: the numbers a decoder's KV cache holds after t steps."""
+    for args in [(2, 5, 7, 3, 16), (1, 1, 4, 1, 8), (4, 9, 3, 2, 32)]:
+        batch, t, s, n_layers, d_model = args
+        got, error = call_learner(size_fn, *args)
+        if error is not None:
+            return error
         if got is None:
-            return not_yet("your function returned None: return the normalized score as a number")
-        got = float(got)
-        if math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12):
+            return not_yet("your function returned None: return the count as an int")
+        expected = measured_cache_numbers(*args)
+        if got == expected:
             continue
-        lp = ((5 + length) / 6) ** alpha
-        if math.isclose(got, log_prob * lp, rel_tol=1e-9):
-            return not_yet("divide the log-probability by lp(Y), do not multiply: the penalty should make long "
-                           "hypotheses' (more negative) scores less negative")
-        if math.isclose(got, log_prob / ((5 + length) / 6), rel_tol=1e-9):
-            return not_yet(f"the exponent alpha is missing: lp(Y) = ((5 + |Y|) / 6) ** alpha (alpha = {alpha} here)")
-        if math.isclose(got, _reference_score(log_prob, length + 1, alpha), rel_tol=1e-9):
-            return not_yet("|Y| counts the generated tokens, EOS included but not BOS: you used length + 1")
-        if math.isclose(got, log_prob / length ** alpha, rel_tol=1e-9):
-            return not_yet("that is plain length normalization, |Y| ** alpha; GNMT's penalty is "
-                           "((5 + |Y|) / 6) ** alpha")
-        return not_yet(f"score_fn({log_prob}, {length}, {alpha}) should be {expected:.6f}, got {got:.6f}")
-    return correct("with alpha = 0 the score is the plain log-probability; alpha = 0.6 (the paper) "
-                   "gives longer hypotheses a fairer chance.")
+        where = f"size_fn{args} returned {got!r}"
+        if got == n_layers * 2 * batch * t * d_model:
+            return not_yet(f"{where}: that counts the self-attention keys and values only; every decoder layer "
+                           f"also caches the keys and values of the memory for its encoder-decoder attention")
+        if got == n_layers * batch * (t + s) * d_model:
+            return not_yet(f"{where}: the cache holds keys AND values")
+        if got == n_layers * 2 * batch * (t + s) * d_model // 4:
+            return not_yet(f"{where}: the heads together are d_model wide (h heads of d_k = d_model / h); "
+                           f"count all of them")
+        if got == 2 * batch * (t + s) * d_model:
+            return not_yet(f"{where}: every decoder layer has its own cache")
+        return not_yet(f"{where}, which is {'too many' if got > expected else 'too few'}. Count, per decoder "
+                       f"layer, what each of its two attentions keeps", answer=f"Expected {expected:,} for {args}.")
+    return correct("n_layers x 2 (keys and values) x B x (t + S) x d_model: the self-attention part grows by one "
+                   "position per step, the encoder-decoder part is fixed. For the base model (6 layers, "
+                   "d_model = 512) decoding one sentence of S = 30 into t = 30 tokens, that is 368,640 numbers, "
+                   "1,474,560 bytes in float32.")
 
 
+# --- Exercise 4: top-k filtering ------------------------------------------------------------------------------
+
+@checker
 def check_top_k_filter(filter_fn) -> Feedback:
     """`filter_fn(logits, k)` should keep the k largest logits of each row (..., V) and set the rest to -inf."""
     logits = torch.tensor([[2.0, -1.0, 0.5, 3.0, 0.0, 1.5], [-0.3, 0.8, -2.0, 0.1, 2.2, -1.1]])  # (B, V), no ties
     for k in (2, 4, 1, 6):
         kth = logits.sort(dim=-1, descending=True).values[:, k - 1:k]  # (B, 1) the k-th largest value
         expected = logits.masked_fill(logits < kth, float("-inf"))
-        try:
-            got = filter_fn(logits.clone(), k)
-        except Exception as exc:
-            return not_yet(f"filter_fn(logits, {k}) raised {exc!r}")
+        got, error = call_learner(filter_fn, logits.clone(), k)
+        if error is not None:
+            return error
         if not isinstance(got, torch.Tensor):
             return not_yet(f"filter_fn(logits, {k}) should return a torch.Tensor of logits, got {type(got).__name__}")
         if got.shape != logits.shape:
@@ -120,5 +194,5 @@ def check_top_k_filter(filter_fn) -> Feedback:
         if torch.equal(got.isfinite(), expected.isfinite()):
             return not_yet("the right tokens are kept, but their logits changed: keep them as they are")
         return not_yet(f"filter_fn(logits, {k}) kept the wrong tokens: for logits {logits[0].tolist()} and k = {k} "
-                       f"expected {expected[0].tolist()}, got {got[0].tolist()}")
+                       f"you returned {got[0].tolist()}", answer=f"Expected {expected[0].tolist()}.")
     return correct("softmax over the filtered logits gives the other tokens probability exactly 0.")

@@ -9,8 +9,8 @@ import math
 
 import torch
 
-from ..bert import BERT, BERTConfig
-from ._check import Feedback, compare_tensors, correct, not_yet
+from ..bert import BERT, IGNORE_INDEX, BERTConfig
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 
 # --- exercise 1: what the 80/10/10 rule does to a text -------------------------------------------------------
@@ -19,6 +19,7 @@ def _reference_shares(probability: float, n_ordinary: int) -> tuple[float, float
     return 0.8 * probability, 0.1 * probability * (1 - 1 / n_ordinary), 0.1 * probability * (1 + 1 / n_ordinary)
 
 
+@checker
 def check_corruption_shares(shares_fn) -> Feedback:
     """`shares_fn(probability, n_ordinary)` should return three fractions of ALL the ordinary tokens of a text:
     (shown as [MASK], replaced by a different token, left as they were although the loss asks for them), when
@@ -56,7 +57,8 @@ def check_corruption_shares(shares_fn) -> Feedback:
             return not_yet(f"for probability {probability} your three shares add up to {sum(got):.4g}; every chosen "
                            f"token ends in exactly one of the three groups, so they add up to {probability}")
         return not_yet(f"shares_fn({probability}, {n}) returned {tuple(round(g, 6) for g in got)}; check each of "
-                       f"the three cases against the 80/10/10 rule")
+                       f"the three cases against the 80/10/10 rule",
+                       answer=f"Expected {tuple(round(e, 6) for e in expected)}.")
     return correct("with 15% chosen, 12% of the text is [MASK] and 1.5% is a random token, and the loss also asks "
                    "for 1.5% of tokens the model can see: it must check every input, not only the masks.")
 
@@ -78,6 +80,7 @@ def _small_bert(seed: int) -> BERT:
     return BERT(config).double().eval()
 
 
+@checker
 def check_pseudo_log_likelihood(pll_fn) -> Feedback:
     """`pll_fn(model, ids, mask_id)` takes a BERT and one sentence ids (1, S) and should return the sum over the
     positions s of log P(ids[0, s] | the sentence with position s replaced by mask_id), as a number or a
@@ -113,7 +116,8 @@ def check_pseudo_log_likelihood(pll_fn) -> Feedback:
                        f"softmax or the raw logits")
     if not math.isclose(got, expected.item(), rel_tol=1e-6, abs_tol=1e-9):
         return not_yet(f"got {got:.6g}; check which position of which copy you read: copy s hides position s, and "
-                       f"its score is log_softmax at position s for the true token ids[0, s]")
+                       f"its score is log_softmax at position s for the true token ids[0, s]",
+                       answer=f"Expected {expected.item():.6g}.")
     return correct("one forward pass per position, S passes for a sentence of S tokens: a masked language model "
                    "can score a sentence, but a GPT does it in one pass.")
 
@@ -129,6 +133,7 @@ def _reference_segments(ids: torch.Tensor, sep_id: int, pad_id: int) -> torch.Te
 CLS, SEP, PAD = 101, 102, 0  # BERT's uncased WordPiece ids, as in chapter 14's MiniLM
 
 
+@checker
 def check_segment_ids(segments_fn) -> Feedback:
     """`segments_fn(ids, sep_id, pad_id)` takes a batch ids (B, S) of "[CLS] A [SEP]" or "[CLS] A [SEP] B [SEP]"
     rows, right-padded with pad_id, and should return token_type_ids (B, S) as torch.long: 0 for [CLS], sentence
@@ -160,3 +165,72 @@ def check_segment_ids(segments_fn) -> Feedback:
     return problem if problem is not None else correct(
         "these are the token_type_ids a BERT tokenizer returns for a sentence pair; BERT adds a learned vector "
         "for each of the two ids to every token's embedding.")
+
+
+# --- exercise 4: find the bug in a hand-written corruption ----------------------------------------------------
+
+def buggy_corrupt(ids: torch.Tensor, mask_id: int, vocab_size: int,
+                  generator: torch.Generator, probability: float = 0.15):
+    """BERT's corruption, written by hand: ids (B, S) -> (inputs, labels).
+    Ids 0 to 4 are the specials and the mask; 5 .. vocab_size - 1 are ordinary.
+    (Exercise 4: this version has a bug.)"""
+    chosen = torch.rand(ids.shape, generator=generator) < probability  # (B, S)
+    u = torch.rand(ids.shape, generator=generator)  # (B, S): which of 80/10/10
+    drawn = torch.randint(5, vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(chosen & (u < 0.8), mask_id, ids)  # 80%: the mask
+    inputs = torch.where(chosen & (u >= 0.8) & (u < 0.9), drawn, inputs)  # 10%
+    labels = ids.clone()  # (B, S): what the loss asks for
+    return inputs, labels
+
+
+def _fixed_corrupt(ids, mask_id, vocab_size, generator, probability=0.15):
+    chosen = torch.rand(ids.shape, generator=generator) < probability
+    u = torch.rand(ids.shape, generator=generator)
+    drawn = torch.randint(5, vocab_size, ids.shape, generator=generator)
+    inputs = torch.where(chosen & (u < 0.8), mask_id, ids)
+    inputs = torch.where(chosen & (u >= 0.8) & (u < 0.9), drawn, inputs)
+    return inputs, torch.where(chosen, ids, IGNORE_INDEX), chosen
+
+
+@checker
+def check_corrupt(corrupt_fn) -> Feedback:
+    """`corrupt_fn(ids, mask_id, vocab_size, generator)` should corrupt as buggy_corrupt does, with the same draws
+    in the same order, and return labels that hold the original id at the chosen positions only (IGNORE_INDEX,
+    -100, elsewhere), whatever became of the chosen token."""
+    ids = torch.randint(5, 30, (8, 40), generator=torch.Generator().manual_seed(16))  # (B, S) ordinary ids
+    mask_id, vocab_size = 4, 30
+    got, error = call_learner(corrupt_fn, ids.clone(), mask_id, vocab_size, torch.Generator().manual_seed(0))
+    if error is not None:
+        return error
+    if got is None:
+        return not_yet("your function returned None: return the pair (inputs, labels)")
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return not_yet(f"return a pair (inputs, labels), got {type(got).__name__}")
+    inputs, labels = got
+    expected_inputs, expected_labels, chosen = _fixed_corrupt(ids, mask_id, vocab_size,
+                                                              torch.Generator().manual_seed(0))
+    problem = compare_tensors("inputs", inputs, expected_inputs, atol=0)
+    if problem is not None:
+        return not_yet(problem.message + " The inputs of buggy_corrupt are right: keep its draws, in the same "
+                                         "order, and change only what is wrong.")
+    if not isinstance(labels, torch.Tensor) or labels.shape != ids.shape:
+        return not_yet(f"labels should be a tensor of the shape of ids, {tuple(ids.shape)}")
+    if torch.equal(labels, ids):
+        return not_yet("still the bug of buggy_corrupt: the loss asks for every token, and most of them stand "
+                       "unchanged in the input. What would the model learn to do at those positions?")
+    if torch.equal(labels, torch.where(expected_inputs == mask_id, ids, IGNORE_INDEX)):
+        return not_yet("the labels keep only the positions shown as the mask. The loss must also ask for the "
+                       "chosen tokens that were replaced by a random token or left unchanged: otherwise the model "
+                       "learns that a visible token is always right")
+    if torch.equal(labels, torch.where(chosen, IGNORE_INDEX, ids)):
+        return not_yet("the labels are the wrong way round: they ask for the tokens that were NOT chosen")
+    if torch.equal(labels != IGNORE_INDEX, chosen) and not torch.equal(labels[chosen], ids[chosen]):
+        return not_yet("the right positions carry labels, but not the original ids: a label is the token that "
+                       "was there before the corruption, not what the input shows now")
+    problem = compare_tensors("labels", labels, expected_labels, atol=0)
+    if problem is not None:
+        return not_yet(problem.message + " A label is the original id where the token was chosen, IGNORE_INDEX "
+                                         "(-100) everywhere else.")
+    return correct("labels only at the chosen positions, all three kinds of them: the loss asks about 15% of the "
+                   "tokens, including 1.5% the model sees unchanged, and nothing about the rest. With labels "
+                   "everywhere, most of the loss would reward copying the input.")

@@ -13,7 +13,7 @@ import torch
 from ..gpt import GPT, GPTConfig
 from ..model import count_parameters
 from ..rotary import apply_rotary
-from ._check import Feedback, call_learner, compare_tensors, correct, not_yet
+from ._check import Feedback, call_learner, checker, compare_tensors, correct, not_yet
 
 # Configurations the checkers try: different widths, heads, depths, vocabularies and contexts, so that an
 # answer tuned to one of them (the chapter's) does not pass.
@@ -69,6 +69,7 @@ def _as_int(got, call: str) -> tuple[int | None, Feedback | None]:
     return int(got), None
 
 
+@checker
 def check_kv_cache_bytes(bytes_fn) -> Feedback:
     """`bytes_fn(config, bytes_per_number)` should return how many bytes a GPT with this GPTConfig keeps in its
     key/value cache for ONE token of ONE sequence, every layer included, when each number takes
@@ -105,7 +106,8 @@ def check_kv_cache_bytes(bytes_fn) -> Feedback:
             return not_yet(f"{call}: one token's keys take H_kv x d_k numbers per layer, which is d_model only "
                            f"when every query head has its own key/value head")
         return not_yet(f"{call}: yours is {'too large' if got > expected else 'too small'}. Per layer, the cache "
-                       f"keeps keys and values of shape (B, H_kv, S, d_k) (see MultiHeadAttention.split_heads)")
+                       f"keeps keys and values of shape (B, H_kv, S, d_k) (see MultiHeadAttention.split_heads)",
+                       answer=f"Expected {expected:,} bytes.")
     return correct("the cache grows with layers x 2 x H_kv x d_k numbers per token. Multi-query attention divides "
                    "it by n_heads, grouped-query attention by n_heads / n_kv_heads; the query heads stay.")
 
@@ -153,6 +155,7 @@ def _parameter_change(values: dict, option: str) -> int:
     return _parameter_count(_config(values, **OPTIONS[option])) - _parameter_count(_config(values))
 
 
+@checker
 def check_parameter_change(change_fn) -> Feedback:
     """`change_fn(option, config)` should return how many trainable parameters a GPT gains (positive) or loses
     (negative) when the one change named by `option` (a key of OPTIONS) is made to `config`, a GPTConfig with
@@ -174,7 +177,7 @@ def check_parameter_change(change_fn) -> Feedback:
             if expected != 0 and int(got) == -expected:
                 return not_yet(f"{call}: the sign is wrong. Return new minus old: an option that removes "
                                f"parameters gives a negative number")
-            return not_yet(f"{call} is not right yet. Hint: {_HINTS[option]}.")
+            return not_yet(f"{call} is not right yet. Hint: {_HINTS[option]}.", answer=f"Expected {expected:+,}.")
     return correct("six options change the count: RMSNorm (-2 N D), learned positions (+max_len D), "
                    "fewer key/value heads (-2 N (D + 1)(H - H_kv) d_k), untying (+V D), SwiGLU (+N (D + 1) F) "
                    "and pre-LN's final norm (+2 D). Rotary positions and the fused kernel change how the model "
@@ -189,6 +192,7 @@ def _rotate_half_reference(x: torch.Tensor, start: int) -> torch.Tensor:
     return rotated[..., torch.argsort(interleave)]  # back to the halves layout
 
 
+@checker
 def check_rotate_half(rotate_fn) -> Feedback:
     """`rotate_fn(x, start)` should rotate queries or keys x (..., L, d_k) in the GPT-NeoX / Hugging Face LLaMA
     layout: feature i pairs with feature i + d_k / 2 (not with i + 1), and the pair at position start + m turns
@@ -222,3 +226,69 @@ def check_rotate_half(rotate_fn) -> Feedback:
     return correct("the two layouts differ only by a fixed permutation of the d_k features. Applied to queries "
                    "and keys alike it leaves every dot product, hence every attention score, unchanged, so a "
                    "checkpoint moves between them by permuting the output rows of W^Q and W^K.")
+
+
+# --- Exercise 4: find the bug in a pre-LN block -----------------------------------------------------------------
+
+
+def buggy_pre_ln_block(x: torch.Tensor, block, mask):
+    """One pre-LN block (GPT-2's order), from a Block's own sub-layers:
+    x (B, L, D) -> (B, L, D). (Exercise 4: this version has a bug.)"""
+    x = block.self_attn_norm(x)
+    x = x + block.self_attn(x, x, x, mask)  # normalize, attend, add
+    x = block.ff_norm(x)
+    return x + block.feed_forward(x)  # (B, L, D)
+
+
+def _post_ln_block(x, block, mask):
+    x = block.self_attn_norm(x + block.self_attn(x, x, x, mask))
+    return block.ff_norm(x + block.feed_forward(x))
+
+
+def _pre_ln_block_without_mask(x, block, mask):
+    h = block.self_attn_norm(x)
+    x = x + block.self_attn(h, h, h)
+    return x + block.feed_forward(block.ff_norm(x))
+
+
+@checker
+def check_pre_ln_block(block_fn) -> Feedback:
+    """`block_fn(x, block, mask)` should compute what `block(x, mask)` computes for a Block built with
+    norm_first=True: x + SelfAttention(LayerNorm(x)), then x + FFN(LayerNorm(x)), from the block's modules."""
+    from ..block import Block
+    from ..masks import causal_mask
+
+    with torch.random.fork_rng():
+        torch.manual_seed(17)
+        block = Block(16, 2, 32, causal=True, norm_first=True, dropout=0.0).double().eval()
+        with torch.no_grad():
+            for norm in (block.self_attn_norm, block.ff_norm):  # gains and shifts far from 1 and 0
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.normal_()
+    x = 2 * torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(17), dtype=torch.float64) + 1
+    mask = causal_mask(5)
+    with torch.no_grad():
+        expected = block(x, mask)  # (B, L, D)
+        got, error = call_learner(block_fn, x.clone(), block, mask)
+        if error is not None:
+            return error
+        if got is None:
+            return not_yet("your function returned None: return the block's output, (B, L, D)")
+        if isinstance(got, torch.Tensor) and got.shape == expected.shape and not torch.allclose(got, expected):
+            for wrong, hint in [
+                (buggy_pre_ln_block, "still the bug of buggy_pre_ln_block: the normalized vector replaces x on the "
+                                     "residual path. Which vector should each sub-layer's output be added to?"),
+                (_post_ln_block, "that is the paper's post-LN order, LayerNorm(x + Sublayer(x)); pre-LN normalizes "
+                                 "the input of each sub-layer instead"),
+                (_pre_ln_block_without_mask, "the order is right, but the mask is not passed to the attention: "
+                                             "every position sees the future"),
+            ]:
+                if torch.allclose(got, wrong(x, block, mask), atol=1e-10):
+                    return not_yet(hint)
+        problem = compare_tensors("your block's output", got, expected, atol=1e-10)
+    if problem is not None:
+        return not_yet(problem.message + " Each sub-layer reads LayerNorm(x) and its output is added to x itself.")
+    return correct("x + Sublayer(LayerNorm(x)) for each sub-layer: the residual path carries x un-normalized from "
+                   "the first block to the last, where the final norm (final_norm=True) normalizes it once. With "
+                   "that identity path, as Xiong et al. (2020) showed, the gradients are well behaved at "
+                   "initialization, and training needs no warm-up.")

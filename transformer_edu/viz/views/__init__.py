@@ -52,6 +52,13 @@ One scripted interaction per view, and what changes (for the browser tests):
   input[data-te-control=layer]: set value to "3", dispatch "input"; line[data-te-role=guide] moves and
   p.te-readout gives every ticked series' value at that layer (hovering over the chart does the same).
 
+- Quiz, data-te-view="quiz" (quiz.py; a chapter's self-check questions): each div[data-te-role=question]
+  (data-te-kind "choice" or "number") has button[data-te-control=check]. Choice: click an
+  input[data-te-control=option] (radio), then Check; div[data-te-role=feedback] gets data-te-state "right" or
+  "wrong" and the picked option's explanation. Number: set input[data-te-control=number]'s value, then Check
+  (or Enter): "right" with the explanation, or "wrong" with the hint and button[data-te-control=reveal] shown,
+  whose click gives data-te-state "revealed", the answer and the explanation. p[data-te-role=score] counts them.
+
 Live views (live.py): the trained model itself runs in the page (engine.js, a JavaScript copy of the package
 checked against torch by tests/test_engine_browser.py), so the reader can type. Their data holds only
 settings; the model comes from book/_static/live/<name>.js in the book and from the kernel in JupyterLab. Each
@@ -92,9 +99,10 @@ from .embedding import EmbeddingExplorer, nearest_neighbours
 from .layer_statistics import SERIES_LIMIT, LayerStatisticsExplorer
 from .live import LiveAttention, LiveDecoding, LiveGeneration, LiveTranslator, TokenJourney, ablation_measurements
 from .positional import PositionalEncodingExplorer
+from .quiz import Quiz, load_quiz
 from .tokens import STATIC_TOKENS_NOTE, TokenExplorer, token_pairs
 
 __all__ = ["SERIES_LIMIT", "STATIC_TOKENS_NOTE", "AttentionExplorer", "DistributionExplorer", "EmbeddingExplorer",
            "LayerStatisticsExplorer", "LiveAttention", "LiveDecoding", "LiveGeneration", "LiveTranslator", "MaskedAttentionExplorer",
-           "PositionalEncodingExplorer", "TokenExplorer", "TokenJourney", "ablation_measurements",
-           "nearest_neighbours", "rounded", "significant", "token_pairs"]
+           "PositionalEncodingExplorer", "Quiz", "TokenExplorer", "TokenJourney", "ablation_measurements",
+           "load_quiz", "nearest_neighbours", "rounded", "significant", "token_pairs"]
