@@ -139,6 +139,23 @@ def parse_exercises(nb: dict, name: str = "notebook") -> list[Exercise]:
 
 # ---------- the student edition ----------
 
+def solution_lines(nb: dict, name: str = "notebook") -> list[str]:
+    """The lines a student must not see: each line of a worked solution, source and printed output, stripped,
+    longer than 12 characters and not also in a cell the student edition keeps, source or printed output (a
+    prompt may quote a line, and a find-the-bug exercise prints the buggy code, most of whose lines are right)."""
+    solutions = {j for e in parse_exercises(nb, name) for j in e.solutions}
+    kept = "\n".join(source(c) + "\n" + "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
+                     for i, c in enumerate(nb["cells"]) if i not in solutions)
+    lines = []
+    for j in sorted(solutions):
+        cell = nb["cells"][j]
+        text = source(cell).splitlines() + [line for o in cell.get("outputs", [])
+                                            for line in "".join(o.get("text", "")).splitlines()]
+        lines += [line.strip() for line in text if len(line.strip()) > 12 and line.strip() not in kept
+                  and line.strip() != "# Solution"]
+    return lines
+
+
 def student_notebook(nb: dict, name: str = "notebook") -> dict:
     """The chapter without its worked solutions (cells and outputs); starters and checker calls stay."""
     exercises = parse_exercises(nb, name)
@@ -227,7 +244,7 @@ def graded_answer(solution: str, check: str) -> str:
         elif loose:
             loose += between + lines[start:node.end_lineno]
         else:  # a new group of plain statements: the blank lines before it stay outside the markers
-            blank = len(between) - len([x for x in between if x.strip()]) if not any(x.strip() for x in between) else 0
+            blank = 0 if any(x.strip() for x in between) else len(between)  # only blank lines: all stay outside
             out += between[:blank]
             loose = between[blank:] + lines[start:node.end_lineno]
         previous_end = node.end_lineno

@@ -139,6 +139,30 @@ def test_every_component_points_to_a_real_section():
         assert component.section in headings, f"{component.key}: no section {component.section!r} in {path.name}"
 
 
+def test_each_chapter_names_the_parts_it_builds_and_how_to_grade_them():
+    for chapter in sorted({c.chapter for c in COMPONENTS}):
+        path = next(ROOT.joinpath("chapters").glob(f"{chapter:02d}_*.ipynb"))
+        cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown"]
+        section = [text for text in cells if text.startswith("## Write it yourself")]
+        assert len(section) == 1, f"{path.name}: expected one '## Write it yourself' section"
+        for component in (c for c in COMPONENTS if c.chapter == chapter):
+            for name in component.names:
+                assert f"`{name}`" in section[0], f"{path.name}: the section does not name {name}"
+        assert f"python -m transformer_edu.track grade DIR --upto {chapter}" in section[0]
+
+
+def test_upto_grades_the_parts_of_earlier_chapters_only(tmp_path):
+    folder = _package(tmp_path)
+    (folder / PACKAGE / "model.py").write_text("raise ImportError('not written yet')\n")
+    done = _track("grade", str(folder), "--upto", "9")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all 9 passed. (parts up to chapter 9; no capstone)" in done.stdout
+    assert "the full model" not in done.stdout
+    assert _track("grade", str(folder), "--upto", "10").returncode == 1
+    with pytest.raises(ValueError, match="upto must be a chapter number"):
+        grade(folder, upto=0, out=lambda *_: None)
+
+
 def test_skeleton_says_where_each_part_is_built(tmp_path):
     done = _track("init", str(tmp_path))
     assert done.returncode == 0, done.stderr

@@ -49,8 +49,8 @@ def test_the_docstring_names_only_controls_that_exist():
     controls = set(re.findall(r"data-te-control=([\w-]+)", doc))
     kinds = set(re.findall(r'data-te-view="([\w-]+)"', doc))
     live = (views.LiveTranslator, views.TokenJourney, views.LiveDecoding, views.LiveAttention, views.LiveGeneration)
-    code = "".join(v._esm for v in (*VIEWS, *live))
-    assert len(kinds) == 12 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
+    code = "".join(v._esm for v in (*VIEWS, *live, views.Quiz))
+    assert len(kinds) == 13 and controls >= {"head", "causal-mask", "dimension", "position", "point", "text",
                                              "temperature", "metric", "series", "log-scale", "layer", "ablate",
                                              "next", "beam-size", "seed"}
     for name in controls:

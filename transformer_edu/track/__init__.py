@@ -2,6 +2,7 @@
 
     python -m transformer_edu.track init DIR        # DIR/mytransformer/: every part the chapters build, as stubs
     python -m transformer_edu.track grade DIR       # grade DIR/mytransformer, part by part, then the capstone
+    python -m transformer_edu.track grade DIR --upto 6  # only the parts of chapters 1 to 6
     python -m transformer_edu.track grade --reference   # the same checks on transformer_edu itself
 
 In a notebook: `from transformer_edu.track import grade; grade("DIR")` prints the same table and returns the

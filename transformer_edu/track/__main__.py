@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("directory", nargs="?")
     check.add_argument("--reference", action="store_true", help="grade the book's own package instead")
     check.add_argument("--no-capstone", action="store_true", help="skip the training run at the end")
+    check.add_argument("--upto", type=int, metavar="N", help="only the parts built in chapters 1 to N")
     args = parser.parse_args(argv)
     if args.command == "init":
         try:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.reference == (args.directory is not None):
         parser.error("grade takes a DIR, or --reference (not both)")
     try:
-        results = grade(args.directory, reference_package=args.reference, with_capstone=not args.no_capstone)
+        results = grade(args.directory, reference_package=args.reference, with_capstone=not args.no_capstone,
+                        upto=args.upto)
     except ValueError as exc:
         parser.error(str(exc))
     return 0 if all(r.passed for r in results) else 1

@@ -29,14 +29,15 @@ def _compare_orders(what, call, mine_class, our_class) -> Feedback | None:
         got, expected = call(theirs), call(ours)
         if same(got, expected, 1e-8):
             continue
-        other, _, _ = _layers(mine_class, our_class, not norm_first)
-        other.load_state_dict(ours.state_dict())
+        other = our_class(D, H, F, dropout=0.0, norm_first=not norm_first).double().eval()
+        other.load_state_dict(ours.state_dict())  # the same weights in the other order
         name = "pre-LN" if norm_first else "post-LN"
         if same(got, call(other), 1e-8):
             return not_yet(f"{what} with norm_first={norm_first} computes {'post-LN' if norm_first else 'pre-LN'}: "
                            f"post-LN and pre-LN are swapped. The paper's post-LN is x = LayerNorm(x + "
                            f"Dropout(Sublayer(x))); pre-LN is x = x + Dropout(Sublayer(LayerNorm(x)))")
-        return compare_tensors(f"{what} ({name})", got, expected, 1e-8) or not_yet("")
+        return compare_tensors(f"{what} ({name})", got, expected, 1e-8) or not_yet(
+            f"{what} ({name}) differs from the book's layer with the same weights")
     return None
 
 
