@@ -21,7 +21,7 @@ Validation loss: mean cross-entropy (nats per character) over the same 8 batches
 characters (16,384 predictions), drawn once with a generator of their own.
 
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/since_2017.py --threads 1
-writes benchmarks/results/since_2017.json (the chapter loads it): 85 minutes on one thread of a two-core AMD EPYC
+writes transformer_edu/results/since_2017.json (the chapter loads it from the installed package): 85 minutes on one thread of a two-core AMD EPYC
 (2 December 2026; the file records the command, the machine and the time). --quick runs a small version for a
 smoke test.
 """
@@ -46,6 +46,7 @@ from transformer_edu.model import count_parameters
 from transformer_edu.training import make_adamw, train
 
 ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT.parent / "transformer_edu" / "results" / "since_2017.json"  # shipped in the package: chapter 17 reads it
 BLOCK, BATCH = 64, 12
 # name -> (the one change, the paper that made it)
 VARIANTS = {
@@ -128,7 +129,7 @@ def main(argv=None) -> None:
     parser.add_argument("--unstable-lr", type=float, default=3e-3, help="peak lr of the stability rows")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a few steps of everything (a smoke test)")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "since_2017.json")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.seeds, args.eval_every, args.timing_rounds, args.timing_steps = 20, 1, 10, 1, 2
@@ -173,7 +174,7 @@ def main(argv=None) -> None:
                           "torch": torch.__version__, "threads": args.threads,
                           "load_average_at_start": os.getloadavg()[0]},
               "total_seconds": time.perf_counter() - started}
-    if not args.quick or args.out != ROOT / "results" / "since_2017.json":
+    if not args.quick or args.out != RESULTS:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.out} ({result['total_seconds'] / 60:.1f} min)")

@@ -8,6 +8,10 @@ its number ("# 5. ..." for 05_*.ipynb). It refreshes book/_static/offline/anywid
 anywidget wheel (no network), so the front-end always matches the Python package that wrote the widget state,
 and rewrites the live views' model assets (book/_static/live/<name>.js) from the checkpoints they are made from
 (transformer_edu/web_export.py), so the pages never run stale weights.
+It reads the one setting for where the book is published, _config.yml's repository.url: set, the book gets
+the repository button and a "launch in Colab" link on every chapter (plain links: no page makes a request);
+empty, it says so and the book shows neither. It also writes that address into each chapter's setup cell
+(scripts/setup_cells.py) and the README's links (between its "repository" markers).
 Every warning is an error. Prints the build time and where to open the book.
 
     .venv/bin/python scripts/build_book.py                  # this repository into _build/html (`make book`)
@@ -18,7 +22,8 @@ and its extensions (the same command, with `--config` and `--path-output`): test
 it, and `make student` the student edition (scripts/course_kit.py). After building this repository it writes the
 session slides into _build/html/slides/ (scripts/course_kit.py slides). The config's
 paths (book/_static, book/references.bib) are relative to the source folder, so DIR gets a symbolic link
-`book` to this repository's book/ folder if it has no `book` of its own.
+`book` to this repository's book/ folder if it has no `book` of its own (and `transformer_edu`, whose files
+book/ pages include).
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import setup_cells  # noqa: E402
 import vendor_assets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +56,54 @@ def write_live_assets() -> None:
         checkpoint = ROOT / "transformer_edu" / "checkpoints" / f"{name}.pt"
         path = write_asset(checkpoint, ROOT / "book" / "_static" / "live" / f"{name}.js")
         print(f"live model asset {path.relative_to(ROOT)}: {path.stat().st_size:,} bytes")
+
+
+COLAB = "https://colab.research.google.com"
+README_START, README_END = "<!-- repository: written by scripts/build_book.py -->", "<!-- /repository -->"
+
+
+def effective_config(config: Path, out: Path) -> tuple[Path, str]:
+    """The config the build uses: `config` with the repository button and the Colab launch link switched on
+    when repository.url is set and off when it is not. Returns (its path, the URL or "")."""
+    url = setup_cells.repository_url(config)
+    values = yaml.safe_load(config.read_text(encoding="utf-8"))
+    html, launch = values.setdefault("html", {}), values.setdefault("launch_buttons", {})
+    html["use_repository_button"] = bool(url)
+    if url:
+        launch["colab_url"] = COLAB
+    else:
+        launch.pop("colab_url", None)
+        values["repository"] = {k: v for k, v in values.get("repository", {}).items() if k != "url"}
+    local = values.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in local.items():  # Jupyter Book reads these relative to the config file: make them absolute
+        local[name] = str((ROOT / folder).resolve()) if not Path(folder).is_absolute() else folder
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("# Written by scripts/build_book.py from " + config.name + "; edit that file instead.\n"
+                   + yaml.safe_dump(values, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return out, url
+
+
+def readme_block(url: str) -> str:
+    """The README's lines about where the book lives, from repository.url."""
+    if not url:
+        body = ("The repository's address is not set yet (`repository.url` in `_config.yml`). Once it is, `make "
+                "book` writes here the links to the repository and to each chapter on Colab.")
+    else:
+        name = url.split("://", 1)[1].split("/", 1)[1]
+        body = (f"Repository: <{url}>. Open a chapter on Colab: "
+                f"[chapter 1]({COLAB}/github/{name}/blob/main/chapters/01_big_picture.ipynb), or any other from "
+                f"its page in the book (the rocket icon). Each chapter's first cell installs what it needs.")
+    return f"{README_START}\n{body}\n{README_END}"
+
+
+def write_readme_block(url: str, readme: Path = ROOT / "README.md") -> bool:
+    """Rewrite the README's block for `url`; True if it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    new = text[:start] + readme_block(url) + text[end:]
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
 
 
 def toc_files(toc: dict) -> list[str]:
@@ -103,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     source, config = args.source.resolve(), args.config.resolve()
     if not (source / "_toc.yml").is_file():
         parser.error(f"--source: expected a folder with a _toc.yml, got {source}")
+    for folder in ("book", "transformer_edu") if source != ROOT else ():
+        # before the toc check (the toc may list book/ pages): the config's asset and bibliography paths are in
+        # book/, and book/ pages include source files from ../transformer_edu/
+        if not (source / folder).exists():
+            (source / folder).symlink_to(ROOT / folder, target_is_directory=True)
+            print(f"linked {source / folder} -> {ROOT / folder}")
     missing, unlisted = check_toc(source)
     if unlisted:
         print(f"error: chapters/ has notebooks that _toc.yml does not list: {', '.join(unlisted)}\n"
@@ -115,12 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: pages listed in _toc.yml do not exist: {', '.join(missing)}", file=sys.stderr)
         return 1
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(source), "-W", "-n", "--keep-going"]
+    config, url = effective_config(config, source / "_build" / "_config.effective.yml")
+    if not url:
+        print("note: _config.yml's repository.url is not set: the book shows no repository button and no Colab "
+              "links, and the chapters' setup cells install only from TRANSFORMER_EDU_SOURCE")
+    if source == ROOT:
+        for name in setup_cells.write(url):
+            print(f"setup cell rewritten for repository.url: chapters/{name}")
+        if write_readme_block(url):
+            print("README.md: repository links rewritten for repository.url")
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(source), "-W", "-n", "--keep-going",
+               "--config", str(config)]
     if source != ROOT:
-        command += ["--config", str(config), "--path-output", str(source)]
-        if not (source / "book").exists():
-            (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
-            print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
+        command += ["--path-output", str(source)]
     vendor_assets.main(["--anywidget"])
     write_live_assets()
     if not shutil.which(command[0]):

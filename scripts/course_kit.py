@@ -180,9 +180,6 @@ def write_student_edition(target: Path, html: bool) -> int:
         nb = json.loads(path.read_text(encoding="utf-8"))
         out = student_notebook(nb, path.name)
         (chapters / path.name).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    # a chapter reads measured results from ../benchmarks/results/ (chapter 17): the same folder, linked
-    if not (target / "benchmarks").exists():
-        (target / "benchmarks").symlink_to(ROOT / "benchmarks", target_is_directory=True)
     print(f"student notebooks: {len(chapter_paths())} in {chapters.relative_to(ROOT)}")
     if not html:
         return 0
@@ -381,7 +378,7 @@ def slide_cells(nb: dict, chapter: int) -> list[dict]:
             if len(outputs) != len(cell.get("outputs", [])) and not outputs:
                 slide = "skip"  # an interactive view: in the book
             cell["outputs"] = outputs
-            if "hide-cell" in tags(cell) or "remove-cell" in tags(cell):
+            if "hide-cell" in tags(cell) or "remove-cell" in tags(cell) or "setup" in tags(cell):
                 slide = "skip"
             elif "hide-input" in tags(cell) or "remove-input" in tags(cell) or text.count("\n") >= 14:
                 meta.setdefault("tags", []).append("slides-hide-input")

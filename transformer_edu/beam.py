@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from .checks import check_int, check_number
 from .decoding import check_decoding, decoder_src_mask, inference, never_generated, next_logits
+from .devices import model_device
 from .masks import padding_mask
 
 
@@ -43,6 +44,7 @@ def beam_search(model: nn.Module, src_ids: Tensor, max_len: int | None = None, b
     short, worse hypothesis while a better one is still live (chapter 12 measures it on the dates model).
     """
     max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id, pad_id)
+    src_ids = src_ids.to(model_device(model))  # ids from a tokenizer are on the CPU
     check_int("beam_size", beam_size, 1, model.config.tgt_vocab_size, " (at most the vocabulary size)")
     alpha = length_penalty  # GNMT's alpha
     check_number("length_penalty (alpha; the paper uses 0.6)", alpha, 0)

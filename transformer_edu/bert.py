@@ -35,6 +35,7 @@ from .checks import (check_bool, check_features, check_finite_output, check_int,
                      check_real_tokens, check_token_ids, check_weights_computed, checked_by, trusted, weight_dtype)
 from .config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, BlockConfig, check_one_stack_fields
 from .decoding import inference
+from .devices import check_same_device, model_device
 from .embeddings import TokenEmbedding
 from .masks import padding_mask
 from .multi_head_attention import MultiHeadAttention
@@ -201,6 +202,7 @@ class BERT(nn.Module):
         c = self.config
         check_weights_computed(c, return_attention)
         check_token_ids(ids, c.vocab_size, "ids")
+        check_same_device(self, ids, "ids")
         check_real_tokens(ids, c.pad_id, "ids")
         check_positions(0, ids.shape[1], c.max_len)
         if token_type_ids is None:
@@ -232,19 +234,20 @@ def mask_tokens(ids: Tensor, mask_id: int, vocab_size: int,
     """
     special = _check_mask_arguments(ids, mask_id, vocab_size, generator,
                                     probability, special_ids)
-    ordinary = torch.ones(vocab_size, dtype=torch.bool)  # (V,)
+    drawn_on = generator.device  # the draws are made where the generator is, then moved to ids' device
+    ordinary = torch.ones(vocab_size, dtype=torch.bool, device=drawn_on)  # (V,)
     ordinary[special] = False
     candidate = ordinary.to(ids.device)[ids]  # (B, S): may be chosen
     n = candidate.sum(dim=1)  # (B,)
     k = (probability * n + 0.5).floor().long().clamp(min=1)  # (B,) to choose
     k = torch.where(n > 0, k, 0)
-    keys = torch.rand(ids.shape, generator=generator).to(ids.device)  # (B, S)
+    keys = torch.rand(ids.shape, generator=generator, device=drawn_on).to(ids.device)  # (B, S)
     keys = keys.masked_fill(~candidate, 2.0)  # above every candidate's key
     rank = keys.argsort(dim=1).argsort(dim=1)  # (B, S): 0 = smallest key
     chosen = rank < k[:, None]  # (B, S): the k candidates with smallest keys
-    u = torch.rand(ids.shape, generator=generator).to(ids.device)  # (B, S)
+    u = torch.rand(ids.shape, generator=generator, device=drawn_on).to(ids.device)  # (B, S)
     pool = ordinary.nonzero()[:, 0]  # (n_ordinary,) ids a draw may give
-    draw = torch.randint(len(pool), ids.shape, generator=generator)  # (B, S)
+    draw = torch.randint(len(pool), ids.shape, generator=generator, device=drawn_on)  # (B, S)
     drawn = pool[draw].to(ids.device)  # (B, S)
     inputs = torch.where(chosen & (u < 0.8), mask_id, ids)  # 80%: [MASK]
     replace = chosen & (u >= 0.8) & (u < 0.9)  # 10%: a random token
@@ -308,6 +311,9 @@ def fill_mask(model: BERT, ids: Tensor, mask_id: int, top_k: int = 5,
     answer (BERT predicts the chosen tokens independently)."""
     if not isinstance(model, BERT):
         raise ValueError(f"model must be a BERT, got {type(model).__name__}")
+    if isinstance(ids, Tensor):  # ids from a tokenizer are on the CPU
+        ids = ids.to(model_device(model))
+        token_type_ids = token_type_ids.to(ids.device) if isinstance(token_type_ids, Tensor) else token_type_ids
     model.check_forward(ids, token_type_ids)
     check_int("mask_id", mask_id, 0, model.config.vocab_size - 1, " (an id of the vocabulary)")
     check_int("top_k", top_k, 1, model.config.vocab_size, " (at most the vocabulary size)")

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .checks import check_int, check_model, check_number, check_token_ids, trusted
+from .devices import model_device
 from .kv_cache import KVCache
 from .masks import causal_mask, padding_mask
 
@@ -186,6 +187,7 @@ def greedy_decode(model: nn.Module, src_ids: Tensor, max_len: int | None = None,
     attention behind each choice, run model(src_ids, ids, tgt_mask=causal_mask(L), return_attention=True) on
     the result: by causality, position t recomputes step t exactly."""
     max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id, pad_id)
+    src_ids = src_ids.to(model_device(model))  # ids from a tokenizer are on the CPU
     return _generate(model, src_ids, max_len, lambda logits: logits.argmax(dim=-1),
                      bos_id, eos_id, pad_id, use_cache, stop_at_eos)
 
@@ -202,6 +204,7 @@ def sample(model: nn.Module, src_ids: Tensor, max_len: int | None = None, temper
     (1e300) draws uniformly among the tokens allowed. Pass a torch.Generator to make the draws reproducible.
     max_len as in greedy_decode; shapes too."""
     max_len, bos_id, eos_id, pad_id = check_decoding(model, src_ids, max_len, bos_id, eos_id, pad_id)
+    src_ids = src_ids.to(model_device(model))  # ids from a tokenizer are on the CPU
     check_number("temperature (1e300 already draws uniformly among the allowed tokens, 1e-300 already decodes "
                  "greedily)", temperature, 0, low_open=True)
     if top_k is not None:

@@ -17,6 +17,7 @@ from .checks import check_int, check_model, check_text_pairs, check_texts, check
 from .config import PAD_ID
 from .data import iterate_batches
 from .decoding import default_max_len, greedy_decode
+from .devices import model_device
 from .label_smoothing import LabelSmoothingLoss
 from .tokenizer import Tokenizer
 
@@ -28,6 +29,7 @@ def evaluate_loss(model: nn.Module, batches, smoothing: float = 0.1) -> float:
     was_training, total, tokens = model.training, 0.0, 0
     model.eval()
     for batch in batches:
+        batch = batch.to(model_device(model))
         total += float(loss_fn(model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask), batch.tgt_out))
         tokens += batch.n_tokens
     model.train(was_training)
@@ -42,9 +44,9 @@ def _greedy_ids(model: nn.Module, sources: list[str], src_tokenizer: Tokenizer, 
     encoded = [src_tokenizer.encode(text) for text in sources]
     if not all(encoded):
         raise ValueError(f"source {encoded.index([])} ({sources[encoded.index([])]!r}) has no tokens")
-    results, eos_id = [], model.config.eos_id
+    results, eos_id, device = [], model.config.eos_id, model_device(model)
     for start in range(0, len(encoded), batch_size):
-        rows = [torch.tensor(ids) for ids in encoded[start:start + batch_size]]
+        rows = [torch.tensor(ids, device=device) for ids in encoded[start:start + batch_size]]
         src = pad_sequence(rows, batch_first=True, padding_value=model.config.pad_id)  # (b, S)
         out = greedy_decode(model, src, max_len=max_len, use_cache=use_cache)  # (b, 1 + n), BOS first
         for row in out[:, 1:].tolist():

@@ -31,6 +31,8 @@ from .checks import (check_bool, check_finite_output, check_int, check_number, c
                      check_weights_computed, checked_by, trusted)
 from .config import PAD_ID, BlockConfig, check_one_stack_fields
 from .decoding import inference, next_token_probabilities
+from .devices import model_device
+from .devices import check_same_device
 from .embeddings import TokenEmbedding
 from .kv_cache import KVCache
 from .masks import causal_mask
@@ -118,6 +120,7 @@ class GPT(nn.Module):
     def check_forward(self, ids, cache=None, return_attention=False) -> None:
         check_weights_computed(self.config, return_attention)
         check_token_ids(ids, self.config.vocab_size, "ids")
+        check_same_device(self, ids, "ids")
         if cache is not None:
             check_cache(cache, ids.shape[0], None)
         check_positions(0 if cache is None else cache.length, ids.shape[1], self.config.max_len)
@@ -151,7 +154,7 @@ def generate(model: nn.Module, prompt_ids: Tensor, max_new_tokens: int, temperat
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     check_bool("use_cache", use_cache)
-    ids = prompt_ids
+    ids = prompt_ids.to(model_device(model))  # ids from a tokenizer are on the CPU
     with inference(model), trusted():  # checked above; every new id comes from the vocabulary
         cache = model.new_cache() if use_cache else None
         for _ in range(max_new_tokens):

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .checks import check_int, check_model, check_number, check_text
 from .decoding import inference
+from .devices import model_device
 from .protocol import Seq2SeqModel
 from .tokenizer import CharTokenizer
 
@@ -170,11 +171,11 @@ def lm_loss(model, ids: Tensor, block_size: int | None = None, batch_size: int =
     check_language_model(model)
     block_size = model.config.max_len if block_size is None else block_size
     check_int("block_size", block_size, 1, model.config.max_len, " (at most the model's config.max_len)")
-    total = 0.0
+    total, device = 0.0, model_device(model)
     with inference(model):
         for x, y in lm_windows(ids, block_size, batch_size):  # (b, T), (b, T)
-            logits = model(x)  # (b, T, V)
-            total += float(F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))
+            logits = model(x.to(device))  # (b, T, V)
+            total += float(F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), reduction="sum"))
     return total / (len(ids) - 1)
 
 

@@ -26,6 +26,7 @@ from .checks import (check_features, check_finite_output, check_mask, check_posi
                      check_token_ids, check_weights_computed, checked_by, weight_dtype)
 from .config import TransformerConfig
 from .decoder import Decoder
+from .devices import check_same_device
 from .embeddings import TokenEmbedding
 from .encoder import Encoder
 from .kv_cache import KVCache
@@ -153,6 +154,7 @@ class Transformer(nn.Module):
     def check_encode(self, src_ids, src_mask=None, return_attention=False) -> None:
         check_weights_computed(self.config, return_attention)
         check_token_ids(src_ids, self.config.src_vocab_size, "src_ids")
+        check_same_device(self, src_ids, "src_ids")
         check_real_tokens(src_ids, self.config.pad_id, "src_ids")
         check_positions(0, src_ids.shape[1], self.config.max_len)
         if src_mask is not None:
@@ -162,6 +164,7 @@ class Transformer(nn.Module):
     def check_decode(self, tgt_ids, memory, src_mask=None, tgt_mask=None, cache=None, return_attention=False):
         check_weights_computed(self.config, return_attention)
         check_token_ids(tgt_ids, self.config.tgt_vocab_size, "tgt_ids")
+        check_same_device(self, tgt_ids, "tgt_ids")
         check_features(memory, self.config.d_model, "memory", weight_dtype(self), finite=True,
                        hint=" (the output of Transformer.encode)")
         if memory.shape[0] != tgt_ids.shape[0]:

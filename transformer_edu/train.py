@@ -19,10 +19,22 @@ and 15 and tests/test_checkpoint.py do). Run under the Makefile's kernel pin
 (ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE, as `make` exports them), a run with a fixed --threads gives the
 same bits on any x86-64 CPU with AVX2: `make checkpoint` and `make gpt-checkpoint` remake the shipped files,
 and chapter 11 trains the date model in the same way and checks that it gets these weights.
+
+--device auto (the default) trains on a GPU where PyTorch sees one (CUDA, or Apple's MPS) and on the CPU
+otherwise, and says which. Under torchrun the same command trains with several processes (distributed data
+parallel, training.py): each takes its share of every batch of --batch-size examples, and rank 0 alone prints
+and writes the checkpoint, whose record names the number of processes ("world_size"):
+
+    torchrun --standalone --nproc_per_node=2 -m transformer_edu.train --task copy --steps 50 --out DIR/copy.pt
+
+On the CPU the processes talk through the gloo backend; on GPUs through NCCL, one GPU per process
+(`--nproc_per_node` = the number of GPUs; book/scaling.md has the command for the paper's base model).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -36,6 +48,7 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import TransformerConfig
 from .data import TASKS, build_tokenizers, make_dataset
+from .devices import describe, resolve
 from .gpt import GPT, GPTConfig
 from .lm_data import lm_evaluator, lm_loss, shakespeare_characters
 from .model import Transformer, count_parameters
@@ -61,6 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--seed", type=int, default=0, help="seeds the weights, dropout and the order of the examples")
     add("--out", type=Path, default=None, help="checkpoint path (.pt); a .json with the run's record goes beside it")
     add("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    add("--device", default="auto", help="auto (a GPU if there is one, else the CPU), cpu, cuda, cuda:N or mps")
     add("--no-progress", action="store_true", help="no progress bar")
     both = parser.add_argument_group("both kinds (defaults: dates | shakespeare)")
     for name, kind, help_text in [
@@ -122,7 +136,7 @@ def train_seq2seq(args: argparse.Namespace) -> tuple[Transformer, tuple, dict]:
         n_heads=args.heads, d_ff=args.d_ff, n_encoder_layers=args.layers, n_decoder_layers=args.layers,
         dropout=args.dropout, max_len=64)
     torch.manual_seed(args.seed)
-    model = Transformer(config)
+    model = Transformer(config).to(args.device)
     print(f"{args.task}: {len(train_pairs)} training and {len(test_pairs)} held-out examples; "
           f"model with {count_parameters(model):,} parameters; {torch.get_num_threads()} threads")
     evaluate = held_out_evaluator(test_pairs, tokenizers) if args.eval_every else None
@@ -151,7 +165,7 @@ def train_language_model(args: argparse.Namespace) -> tuple[GPT, tuple, dict]:
                              d_ff=args.d_ff, n_layers=args.layers, max_len=args.context, dropout=args.dropout,
                              positional=args.positional)
     torch.manual_seed(args.seed)
-    model = GPT(config)
+    model = GPT(config).to(args.device)
     print(f"{args.task}: {len(train_ids):,} training and {len(validation_ids):,} validation characters; model with "
           f"{count_parameters(model):,} parameters; {torch.get_num_threads()} threads")
     decay_steps = args.steps if args.steps > args.warmup else None  # cosine decay to min_lr at the last step
@@ -190,24 +204,56 @@ def train_language_model(args: argparse.Namespace) -> tuple[GPT, tuple, dict]:
     return model, (tokenizer, tokenizer), results
 
 
+def start_processes(device: str) -> tuple[int, int, torch.device]:
+    """Under torchrun (WORLD_SIZE > 1 in the environment), join the process group: gloo on the CPU, NCCL on
+    CUDA GPUs with one GPU per process. Returns (rank, world size, this process's device)."""
+    device = resolve(device)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return 0, 1, device
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    elif device.type == "mps":
+        raise ValueError("several processes on Apple's MPS are not supported by torch.distributed: use --device cpu")
+    torch.distributed.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return torch.distributed.get_rank(), world_size, device
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     start = time.perf_counter()
     load_before = os.getloadavg()[0]  # other work on the machine slows the run down
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    try:
+        rank, world_size, args.device = start_processes(args.device)
+    except ValueError as exc:
+        raise SystemExit(f"python -m transformer_edu.train: error: {exc}") from None
     run = train_language_model if args.task in LM_TASKS else train_seq2seq
-    model, tokenizers, results = run(args)
+    if rank == 0:
+        print(f"training on {describe(args.device)}"
+              + (f", {world_size} processes (torchrun), each with its share of every batch" if world_size > 1
+                 else ""))
+    quiet = contextlib.redirect_stdout(io.StringIO()) if rank > 0 else contextlib.nullcontext()
+    with quiet:  # the other processes compute the same results: rank 0 prints them
+        model, tokenizers, results = run(args)
     wall = time.perf_counter() - start  # data, model, training, evaluation: the whole run
-    print(f"{wall:.1f} s in all")
+    if rank == 0:
+        print(f"{wall:.1f} s in all")
     record = {
         "command": "python -m transformer_edu.train " + shlex.join(sys.argv[1:] if argv is None else argv),
         "task": args.task, "seed": args.seed, **results, "wall_seconds": round(wall, 1),
         "load_average_before": round(load_before, 2), "threads": torch.get_num_threads(),
+        "device": args.device.type, "world_size": world_size,
         "kernel_pin": {name: os.environ.get(name) for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")},
         "torch": str(torch.__version__), "python": platform.python_version(),
     }
-    if args.out is not None:
+    if world_size > 1:
+        torch.distributed.barrier()  # every process has finished its last step
+        torch.distributed.destroy_process_group()
+    if args.out is not None and rank == 0:
         extra = {k: v for k, v in record.items() if k != "config"}  # the config is stored on its own
         save_checkpoint(args.out, model, tokenizers=tokenizers, extra=extra)
         args.out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

@@ -13,6 +13,13 @@ draws an LMBatch of windows (lm_data.lm_batch) in which position t predicts toke
 is later practice, not the paper's: AdamW (Loshchilov and Hutter, 2019), weight decay on the weight matrices
 only (as GPT-1 did: "all non bias or gain weights"), a linear warm-up and, optionally, a cosine decay (GPT-1
 annealed to 0 with a cosine; nanoGPT to a tenth of the peak): make_adamw and warmup_cosine_lr below.
+
+Several processes (`torchrun`, distributed data parallel): when torch.distributed is initialized with more
+than one process, train() wraps the model in DistributedDataParallel. Every process draws the same batches
+(the same seed) and keeps its own share of each batch's rows (shard_batch); the gradients are averaged across
+the processes after each backward pass, with each process's loss scaled so that the update equals one process
+training on the whole batch. Only rank 0 shows progress and writes checkpoints. The paper trained on 8 GPUs in
+the same way: each GPU a share of every batch of about 25,000 source and 25,000 target tokens (section 5.1).
 """
 from __future__ import annotations
 
@@ -21,13 +28,16 @@ import time
 from typing import Callable
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoint import save_checkpoint
 from .checks import (NonFiniteError, check_int, check_model, check_number, check_text_pairs, check_tokenizer_pair,
                      is_finite, is_number, non_finite_parameters)
 from .config import PAD_ID
 from .data import Seq2SeqBatch, iterate_batches
+from .devices import model_device
 from .evaluation import evaluate_loss, exact_match, held_out_evaluator, predict  # noqa: F401 (re-exported)
 from .label_smoothing import LabelSmoothingLoss
 from .lm_data import LMBatch, check_language_model, check_lm_ids, lm_batch
@@ -112,9 +122,10 @@ def _batch_stream(data, tokenizers, batch_size: int, block_size: int | None, gen
         yield lm_batch(data, block_size, batch_size, generator)  # (B, T) inputs and targets
     while True:
         if isinstance(data[0], (Seq2SeqBatch, LMBatch)):
-            yield from (data[i] for i in torch.randperm(len(data), generator=generator).tolist())
+            order = torch.randperm(len(data), generator=generator, device=generator.device)
+            yield from (data[i] for i in order.tolist())
         else:
-            seed = int(torch.randint(2 ** 31 - 1, (), generator=generator))
+            seed = int(torch.randint(2 ** 31 - 1, (), generator=generator, device=generator.device))
             yield from iterate_batches(data, *tokenizers, batch_size, shuffle=True, seed=seed)
 
 
@@ -129,6 +140,13 @@ def _check_loss(loss: torch.Tensor) -> None:
                              f"update. {DIVERGENCE_CAUSES}")
 
 
+def move_batch(batch: Seq2SeqBatch | LMBatch, device: torch.device) -> Seq2SeqBatch | LMBatch:
+    """The batch with every tensor on `device` (the same object if it is there already)."""
+    if isinstance(batch, LMBatch):
+        return batch if batch.inputs.device == device else LMBatch(*(t.to(device) for t in batch))
+    return batch if batch.src.device == device else batch.to(device)
+
+
 def train_step(model: nn.Module, batch: Seq2SeqBatch | LMBatch,
                loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                scheduler=None, clip_grad_norm: float | None = None) -> float:
@@ -137,6 +155,7 @@ def train_step(model: nn.Module, batch: Seq2SeqBatch | LMBatch,
     language model (chapter 15). Returns the loss before the update; a NaN or
     infinite loss raises NonFiniteError instead of updating."""
     model.train()  # dropout on
+    batch = move_batch(batch, model_device(model))  # batches are built on the CPU
     if isinstance(batch, LMBatch):  # a decoder-only language model
         logits = model(batch.inputs)  # (B, T, V): position t reads tokens 0 .. t
         targets = batch.targets  # (B, T): the token after each input
@@ -153,6 +172,62 @@ def train_step(model: nn.Module, batch: Seq2SeqBatch | LMBatch,
     if scheduler is not None:
         scheduler.step()  # the learning rate for the next update
     return loss.item()
+
+
+def distributed_rank_and_size() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless torch.distributed is initialized (torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard_batch(batch: Seq2SeqBatch | LMBatch, rank: int, world_size: int) -> Seq2SeqBatch | LMBatch:
+    """Process `rank`'s share of a batch: rows rank, rank + world_size, ... (the batch needs at least
+    world_size rows). The padding width stays that of the whole batch; padding never changes a real
+    position's output, so the shares together compute what the whole batch does."""
+    check_int("world_size", world_size, 1)
+    check_int("rank", rank, 0, world_size - 1, f" (one of the {world_size} processes)")
+    rows = len(batch.inputs) if isinstance(batch, LMBatch) else len(batch)
+    if rows < world_size:
+        raise ValueError(f"a batch of {rows} rows cannot be shared by {world_size} processes: use a batch size of "
+                         f"at least {world_size}")
+    if isinstance(batch, LMBatch):
+        return LMBatch(batch.inputs[rank::world_size], batch.targets[rank::world_size])
+    parts = [getattr(batch, name)[rank::world_size] for name in ("src", "tgt_in", "tgt_out", "src_mask")]
+    tgt_mask = batch.tgt_mask[rank::world_size] if batch.tgt_mask.shape[0] > 1 else batch.tgt_mask
+    return Seq2SeqBatch(*parts, tgt_mask, n_tokens=int((parts[2] != PAD_ID).sum()))
+
+
+def _targets(batch: Seq2SeqBatch | LMBatch) -> int:
+    """The targets the loss averages over: every position of an LMBatch, the non-PAD ones of a Seq2SeqBatch."""
+    return batch.targets.numel() if isinstance(batch, LMBatch) else batch.n_tokens
+
+
+def _distributed_step(ddp: DistributedDataParallel, batch: Seq2SeqBatch | LMBatch, loss_fn: nn.Module,
+                      optimizer: torch.optim.Optimizer, scheduler, clip_grad_norm: float | None, rank: int,
+                      world_size: int) -> float:
+    """train_step's update with this process's share of the batch. DDP averages the gradients of the
+    world_size processes, so each loss (a mean over its n_rank targets) is scaled by world_size * n_rank / n:
+    the average is then the gradient of the whole batch's mean loss. Returns that mean loss."""
+    model, total = ddp.module, _targets(batch)
+    mine = move_batch(shard_batch(batch, rank, world_size), model_device(model))
+    ddp.train()
+    if isinstance(mine, LMBatch):
+        logits, targets = ddp(mine.inputs), mine.targets
+    else:
+        logits, targets = ddp(mine.src, mine.tgt_in, mine.src_mask, mine.tgt_mask), mine.tgt_out
+    loss = loss_fn(logits, targets) * (_targets(mine) / total)  # this share's part of the whole batch's mean
+    whole = loss.detach().clone()
+    dist.all_reduce(whole)  # the sum of the shares: the whole batch's mean loss
+    _check_loss(whole)  # every process sees the same value, so all of them stop together
+    optimizer.zero_grad(set_to_none=True)
+    (loss * world_size).backward()  # DDP divides the summed gradients by world_size
+    if clip_grad_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return whole.item()
 
 
 def _check_lm_data(model, data, block_size) -> int:
@@ -231,6 +306,8 @@ def train(model: nn.Module, data, *, steps: int, tokenizers=None, batch_size: in
     (e.g. held_out_evaluator(...)); training stops early when stop_when(metrics) is True. Every
     `checkpoint_every` steps, and at the end, the model is saved to `checkpoint_path` (needs `tokenizers`).
     Reproducible on CPU for a given `seed` (and thread count): it seeds dropout and the data order.
+    Under torchrun (torch.distributed initialized, world size > 1), each process trains on its share of every
+    batch with DistributedDataParallel; see the module's docstring.
     A run that diverges stops with a NonFiniteError naming the step and the learning rate: at the first NaN
     or infinite loss or logits, and if the weights are not all finite at the end.
 
@@ -240,20 +317,26 @@ def train(model: nn.Module, data, *, steps: int, tokenizers=None, batch_size: in
     tokenizers, block_size = _check_train_settings(model, data, tokenizers, steps, batch_size, block_size, eval_every,
                                                    eval_fn, stop_when, checkpoint_every, checkpoint_path,
                                                    clip_grad_norm, seed)
+    rank, world_size = distributed_rank_and_size()
     if optimizer is None:
         optimizer, scheduler = make_optimizer(model, warmup_steps=warmup_steps, factor=lr_factor)
     loss_fn = LabelSmoothingLoss(smoothing, ignore_index=PAD_ID)
-    torch.manual_seed(seed)  # dropout masks
+    ddp = DistributedDataParallel(model) if world_size > 1 else None  # copies rank 0's weights to the others
+    torch.manual_seed(seed + rank)  # dropout masks (each process its own)
     data = data if isinstance(data, Tensor) else list(data)
     batches = _batch_stream(data, tokenizers, batch_size, block_size, torch.Generator().manual_seed(seed))  # data order
     history: dict[str, list] = {"step": [], "train_loss": [], "lr": [], "train_seconds": []}
     from tqdm.auto import tqdm  # imported here: importing the package stays quiet and light
-    bar = tqdm(total=steps, desc="training", disable=not progress)
+    bar = tqdm(total=steps, desc="training", disable=not progress or rank > 0)
     seconds, step, lr = 0.0, 0, optimizer.param_groups[0]["lr"]
     try:  # a NaN or inf met anywhere in a step (loss, logits, evaluation, checkpoint) names that step
         for step in range(1, steps + 1):
             start, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]
-            loss = train_step(model, next(batches), loss_fn, optimizer, scheduler, clip_grad_norm)
+            if ddp is None:
+                loss = train_step(model, next(batches), loss_fn, optimizer, scheduler, clip_grad_norm)
+            else:
+                loss = _distributed_step(ddp, next(batches), loss_fn, optimizer, scheduler, clip_grad_norm, rank,
+                                         world_size)
             seconds += time.perf_counter() - start
             for key, value in (("step", step), ("train_loss", loss), ("lr", lr), ("train_seconds", seconds)):
                 history[key].append(value)
@@ -270,7 +353,7 @@ def train(model: nn.Module, data, *, steps: int, tokenizers=None, batch_size: in
                     history.setdefault(f"val_{name}", []).append((step, float(value)))
                 bar.set_postfix({"loss": f"{loss:.3f}", **{f"val_{k}": f"{float(v):.3f}" for k, v in metrics.items()}})
                 stop = stop_when is not None and bool(stop_when(metrics))
-            if checkpoint_every and (step % checkpoint_every == 0 or step == steps or stop):
+            if checkpoint_every and rank == 0 and (step % checkpoint_every == 0 or step == steps or stop):
                 save_checkpoint(checkpoint_path, model, tokenizers=tokenizers, extra={"step": step, "seed": seed})
             if stop:
                 break
