@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     source, config = args.source.resolve(), args.config.resolve()
     if not (source / "_toc.yml").is_file():
         parser.error(f"--source: expected a folder with a _toc.yml, got {source}")
+    if source != ROOT and not (source / "book").exists():  # before the toc check: the toc may list book/ pages
+        (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
+        print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
     missing, unlisted = check_toc(source)
     if unlisted:
         print(f"error: chapters/ has notebooks that _toc.yml does not list: {', '.join(unlisted)}\n"
@@ -118,9 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(source), "-W", "-n", "--keep-going"]
     if source != ROOT:
         command += ["--config", str(config), "--path-output", str(source)]
-        if not (source / "book").exists():
-            (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
-            print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
     vendor_assets.main(["--anywidget"])
     write_live_assets()
     if not shutil.which(command[0]):
