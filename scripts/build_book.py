@@ -18,7 +18,8 @@ and its extensions (the same command, with `--config` and `--path-output`): test
 it, and `make student` the student edition (scripts/course_kit.py). After building this repository it writes the
 session slides into _build/html/slides/ (scripts/course_kit.py slides). The config's
 paths (book/_static, book/references.bib) are relative to the source folder, so DIR gets a symbolic link
-`book` to this repository's book/ folder if it has no `book` of its own.
+`book` to this repository's book/ folder if it has no `book` of its own (and `transformer_edu`, whose files
+book/ pages include).
 """
 from __future__ import annotations
 
@@ -103,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     source, config = args.source.resolve(), args.config.resolve()
     if not (source / "_toc.yml").is_file():
         parser.error(f"--source: expected a folder with a _toc.yml, got {source}")
-    if source != ROOT and not (source / "book").exists():  # before the toc check: the toc may list book/ pages
-        (source / "book").symlink_to(ROOT / "book", target_is_directory=True)
-        print(f"linked {source / 'book'} -> {ROOT / 'book'} (the config's asset and bibliography paths)")
+    for folder in ("book", "transformer_edu") if source != ROOT else ():
+        # before the toc check (the toc may list book/ pages): the config's asset and bibliography paths are in
+        # book/, and book/ pages include source files from ../transformer_edu/
+        if not (source / folder).exists():
+            (source / folder).symlink_to(ROOT / folder, target_is_directory=True)
+            print(f"linked {source / folder} -> {ROOT / folder}")
     missing, unlisted = check_toc(source)
     if unlisted:
         print(f"error: chapters/ has notebooks that _toc.yml does not list: {', '.join(unlisted)}\n"
