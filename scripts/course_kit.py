@@ -373,8 +373,9 @@ def slide_cells(nb: dict, chapter: int) -> list[dict]:
             first = text.lstrip().split("\n", 1)[0]
             slide = "slide" if re.match(r"#{1,2} ", first) else "subslide" if first.startswith("### ") else "-"
         else:
-            outputs = [o for o in cell.get("outputs", [])
-                       if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
+            outputs = [o for o in cell.get("outputs", [])  # widget views and bertviz diagrams need the book's
+                       if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})  # scripts
+                       and 'class="te-bertviz"' not in "".join(o.get("data", {}).get("text/html", ""))]
             if len(outputs) != len(cell.get("outputs", [])) and not outputs:
                 slide = "skip"  # an interactive view: in the book
             cell["outputs"] = outputs

@@ -130,6 +130,7 @@ def test_slides_are_offline_and_cover_every_session(tmp_path):
         assert not remote, f"{deck.name} loads {remote}"
         assert "../_static/offline/reveal/dist/reveal.js" in html
         assert "{cite}" not in html and "```{" not in html
+        assert 'class="te-bertviz"' not in html  # bertviz diagrams need the book's scripts: they stay in the book
         assert html.count("<section") >= 10
 
 
