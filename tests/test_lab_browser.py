@@ -94,7 +94,8 @@ STATE_JS = """() => {
   if (!panel) return null;
   return {
     views: [...panel.querySelectorAll('[data-te-view]')].map(v => ({kind: v.dataset.teView,
-            marks: v.querySelectorAll('svg *, canvas, [role=listitem]').length})),  // drawn marks or token chips
+            marks: v.querySelectorAll('svg *, canvas, [role=listitem], [data-te-role=question]').length})),
+            // drawn marks, token chips or a quiz's questions
     bertviz: [...panel.querySelectorAll('div[id^="bertviz-"]')].map(v => ({id: v.id,
               marks: v.querySelectorAll('#vis svg line, #vis svg rect, #vis svg text').length,
               text: (v.querySelector('#vis') || v).textContent.trim().slice(0, 200)})),
