@@ -9,7 +9,8 @@ same commands, the same kernel pin. Run it with any Python 3.10 or newer from th
 requirements-nodeps.txt (without their dependencies) and the package (editable), again only when one of those
 three files changed since the last installation, as the Makefile's stamp file does. `--torch-index URL` adds a
 package index for PyTorch (the Makefile's TORCH_INDEX). The kernel pin (ATEN_CPU_CAPABILITY=avx2,
-MKL_CBWR=COMPATIBLE) is set unless the environment already sets those variables. tests/test_run_script.py runs
+MKL_CBWR=COMPATIBLE) is set unless the environment already sets those variables, and so is
+TRANSFORMER_EDU_DEVICE=cpu for the targets that check or rewrite the stored outputs (CPU_TARGETS). tests/test_run_script.py runs
 `book` this way on a copy of the repository.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
 STAMP = VENV / ".installed"
 INPUTS = [ROOT / "requirements.txt", ROOT / "requirements-nodeps.txt", ROOT / "pyproject.toml"]
+CPU_TARGETS = ("test", "execute", "checkpoint", "gpt-checkpoint")  # the Makefile's TRANSFORMER_EDU_DEVICE line
 NBVAL = ["--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "--nbval-current-env", "--nbval-cell-timeout=900",
          "-p", "no:cacheprovider", "-q"]
 
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
     os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+    if args.target in CPU_TARGETS:
+        os.environ.setdefault("TRANSFORMER_EDU_DEVICE", "cpu")
     if args.target == "clean":
         for path in (ROOT / "_build", VENV, ROOT / ".pytest_cache"):
             shutil.rmtree(path, ignore_errors=True)

@@ -105,7 +105,8 @@ def test_decoding_moves_tokenizer_ids_to_the_model():
     torch.testing.assert_close(greedy_decode(model, src, max_len=6), greedy_decode(model, src.clone(), max_len=6))
 
 
-def test_best_device_resolve_and_describe():
+def test_best_device_resolve_and_describe(monkeypatch):
+    monkeypatch.delenv(devices.ENV, raising=False)
     best = devices.best_device()
     assert best.type in devices.KINDS
     if not torch.cuda.is_available():
@@ -120,6 +121,25 @@ def test_best_device_resolve_and_describe():
         devices.resolve("meta")
     assert devices.describe("cpu").startswith("the CPU (")
     assert devices.model_device(torch.nn.ReLU()) == torch.device("cpu")
+    assert devices.synchronize("cpu") is None and devices.synchronize(torch.device("cpu")) is None
+    with pytest.raises(ValueError, match="device must be a torch.device or a name such as 'cpu'"):
+        devices.synchronize("gpu please")
+
+
+def test_the_environment_variable_names_the_device(monkeypatch):
+    """TRANSFORMER_EDU_DEVICE (set to cpu by `make test`) decides best_device() and so every "auto"."""
+    monkeypatch.setenv(devices.ENV, "cpu")
+    assert devices.best_device() == devices.resolve("auto") == torch.device("cpu")
+    monkeypatch.setenv(devices.ENV, "auto")
+    assert devices.best_device().type in devices.KINDS
+    monkeypatch.setenv(devices.ENV, "tpu")
+    with pytest.raises(ValueError, match="the environment variable TRANSFORMER_EDU_DEVICE must be 'auto', 'cpu'"):
+        devices.best_device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv(devices.ENV, "cuda")
+        with pytest.raises(ValueError, match="TRANSFORMER_EDU_DEVICE asks for 'cuda', but PyTorch sees no CUDA GPU"):
+            devices.resolve(None)
+    assert devices.resolve("cpu") == torch.device("cpu")  # a device named in the call needs no variable
 
 
 def test_train_command_line_names_its_device_and_refuses_a_missing_one(tmp_path, capsys):

@@ -55,3 +55,31 @@ def test_book_without_make_from_a_fresh_copy(tmp_path):
     assert (copy / ".venv" / ".installed").is_file()
     assert (copy / "_build" / "html" / "chapters" / "05_attention.html").is_file()
     assert "+ " in done.stdout and "scripts/build_book.py" in done.stdout
+
+
+@pytest.mark.parametrize("target, device", [("test", "cpu"), ("execute", "cpu"), ("checkpoint", "cpu"),
+                                            ("gpt-checkpoint", "cpu"), ("book", ""), ("student", "")])
+def test_targets_that_check_stored_outputs_run_on_the_cpu(tmp_path, target, device):
+    """`make test` and the targets that rewrite the stored outputs see TRANSFORMER_EDU_DEVICE=cpu (a GPU's
+    numbers differ in the last digits); the others leave the choice to the machine. The Makefile runs with its
+    interpreter replaced by a probe that prints the variable and stops; run.py is driven the same way."""
+    probe = tmp_path / "probe"
+    probe.write_text('#!/bin/sh\necho "device=[$TRANSFORMER_EDU_DEVICE]"\nexit 3\n')
+    probe.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "TRANSFORMER_EDU_DEVICE"}
+    done = subprocess.run(["make", "-o", ".venv/.installed", target, f"PY={probe}"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert f"device=[{device}]" in done.stdout, done.stdout + done.stderr
+    done = subprocess.run(["make", "-o", ".venv/.installed", target, f"PY={probe}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**env, "TRANSFORMER_EDU_DEVICE": "mps"})
+    assert "device=[mps]" in done.stdout, "a reader's own setting wins"
+    assert (target in run_script.CPU_TARGETS) == (device == "cpu")
+
+
+def test_run_script_sets_the_same_device(monkeypatch):
+    seen = []
+    monkeypatch.delenv("TRANSFORMER_EDU_DEVICE", raising=False)
+    monkeypatch.setattr(run_script, "setup", lambda torch_index=None: "python")
+    monkeypatch.setattr(run_script, "run", lambda *args: seen.append(os.environ.get("TRANSFORMER_EDU_DEVICE")))
+    assert run_script.main(["book"]) == 0 and seen == [None]
+    assert run_script.main(["execute"]) == 0 and seen == [None, "cpu"]
