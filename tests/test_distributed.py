@@ -98,6 +98,7 @@ def test_torchrun_command_line_writes_one_checkpoint_from_rank_0(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.json", "copy.pt"]
     record = json.loads((tmp_path / "copy.json").read_text())
     assert record["world_size"] == 2 and record["device"] == "cpu" and record["steps"] == 50
+    assert 0 <= record["held_out_exact_match"] <= 1  # rank 0 evaluates; the other rank skips it
     assert done.stdout.count("saved ") == 1 and "2 processes (torchrun)" in done.stdout
     uniform = math.log(build_tokenizers("copy")[1].vocab_size)  # the loss of a model that guesses uniformly
     assert record["final_train_loss"] < uniform  # it learned something in 50 steps

@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import platform
 import shlex
@@ -52,7 +53,7 @@ from .devices import describe, resolve
 from .gpt import GPT, GPTConfig
 from .lm_data import lm_evaluator, lm_loss, shakespeare_characters
 from .model import Transformer, count_parameters
-from .training import exact_match, held_out_evaluator, make_adamw, train
+from .training import distributed_rank_and_size, exact_match, held_out_evaluator, make_adamw, train
 
 LM_TASKS = ("shakespeare",)
 DEFAULTS = {  # per kind of task; the shipped dates.pt and shakespeare.pt were made with these
@@ -145,9 +146,9 @@ def train_seq2seq(args: argparse.Namespace) -> tuple[Transformer, tuple, dict]:
                     eval_every=args.eval_every, eval_fn=evaluate, seed=args.seed, progress=not args.no_progress)
     for step, value in history.get("val_exact_match", []):
         print(f"  step {step:>5}: held-out exact match {value:.3f}")
-    accuracy = exact_match(model, test_pairs, *tokenizers)
+    accuracy = exact_match(model, test_pairs, *tokenizers) if _reports() else None
     print(f"{args.steps} steps; {history['train_seconds'][-1]:.1f} s in the updates; held-out exact match on "
-          f"{len(test_pairs)} examples: {accuracy:.4f}")
+          f"{len(test_pairs)} examples: {accuracy or 0:.4f}")
     results = {
         "data_seed": args.data_seed, "short_days": args.short_days, "steps": args.steps,
         "n_train": len(train_pairs), "n_test": len(test_pairs), "config": config.to_dict(),
@@ -181,7 +182,8 @@ def train_language_model(args: argparse.Namespace) -> tuple[GPT, tuple, dict]:
         print(f"  step {step:>5} ({at:5.1f} s of updates): loss on the first {args.eval_tokens:,} validation "
               f"characters {value:.3f}")
     start = time.perf_counter()
-    validation_loss = lm_loss(model, validation_ids, args.context)
+    reports = _reports()
+    validation_loss = lm_loss(model, validation_ids, args.context) if reports else math.nan
     print(f"{args.steps} steps; {history['train_seconds'][-1]:.1f} s in the updates; validation loss "
           f"{validation_loss:.4f} nats per character on all {len(validation_ids):,} validation characters "
           f"({time.perf_counter() - start:.0f} s to compute)")
@@ -197,11 +199,17 @@ def train_language_model(args: argparse.Namespace) -> tuple[GPT, tuple, dict]:
         "tokenizer": "CharTokenizer.train of the training part (split_text(shakespeare_text())[0])",
         "validation_loss": round(validation_loss, 6),
         "validation_loss_first_tokens": [EXACT_TOKENS, round(lm_loss(model, validation_ids[:EXACT_TOKENS + 1],
-                                                                     args.context), 6)],
+                                                                     args.context), 6) if reports else None],
         "validation_curve": {"tokens": args.eval_tokens, "step_loss_seconds": curve},
         "train_loss_per_50_steps": [round(m, 4) for m in means],
         "update_seconds": round(history["train_seconds"][-1], 1)}
     return model, (tokenizer, tokenizer), results
+
+
+def _reports() -> bool:
+    """True in the process that reports the run's results: the only one, or rank 0 under torchrun. The other
+    processes hold the same weights, so they skip the final held-out evaluation."""
+    return distributed_rank_and_size()[0] == 0
 
 
 def start_processes(device: str) -> tuple[int, int, torch.device]:
