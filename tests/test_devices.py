@@ -153,3 +153,13 @@ def test_train_command_line_names_its_device_and_refuses_a_missing_one(tmp_path,
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="no CUDA GPU"):
             train_cli.main(["--task", "copy", "--steps", "2", "--device", "cuda"])
+
+
+def test_draw_uses_the_generator_where_it_lives():
+    """sample() and GPT.generate draw through decoding.draw: with a CPU generator it is torch.multinomial's
+    own draw (on a GPU the probabilities would visit the CPU; no GPU here to run that route)."""
+    from transformer_edu.decoding import draw
+    probs = torch.softmax(torch.randn(6, 11, generator=torch.Generator().manual_seed(3)), dim=-1)
+    expected = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(5))[:, 0]
+    torch.testing.assert_close(draw(probs, torch.Generator().manual_seed(5)), expected)
+    assert draw(probs).shape == (6,)

@@ -216,9 +216,19 @@ def sample(model: nn.Module, src_ids: Tensor, max_len: int | None = None, temper
 
     def choose(logits: Tensor) -> Tensor:
         probs = next_token_probabilities(logits, temperature, top_k, top_p)  # (B, V)
-        return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+        return draw(probs, generator)  # (B,)
 
     return _generate(model, src_ids, max_len, choose, bos_id, eos_id, pad_id, use_cache, stop_at_eos)
+
+
+def draw(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """One token per row of probs (B, V), drawn with `generator`: (B,) ids on probs' device. A generator
+    made with torch.Generator() lives on the CPU, and torch.multinomial refuses a generator on another
+    device than its input, so the draw then happens on the generator's device and the ids move back:
+    the same seed gives the same tokens on a CPU and on a GPU (given the same probabilities)."""
+    if generator is None or generator.device == probs.device:
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+    return torch.multinomial(probs.to(generator.device), 1, generator=generator)[:, 0].to(probs.device)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from .block import Block, Stack, check_cache
 from .checks import (check_bool, check_finite_output, check_int, check_number, check_positions, check_token_ids,
                      check_weights_computed, checked_by, trusted)
 from .config import PAD_ID, BlockConfig, check_one_stack_fields
-from .decoding import inference, next_token_probabilities
+from .decoding import draw, inference, next_token_probabilities
 from .devices import model_device
 from .devices import check_same_device
 from .embeddings import TokenEmbedding
@@ -166,6 +166,6 @@ def generate(model: nn.Module, prompt_ids: Tensor, max_new_tokens: int, temperat
                 token = logits.argmax(dim=-1)  # (B,)
             else:
                 probs = next_token_probabilities(logits, temperature, top_k, top_p)  # (B, V)
-                token = torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+                token = draw(probs, generator)  # (B,), with the generator on its own device
             ids = torch.cat([ids, token[:, None]], dim=1)  # (B, t + 1)
     return ids.clone()
