@@ -14,6 +14,8 @@ environment variable CI is set: then a missing browser or book is a failure.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import functools
 import http.server
 import json
@@ -173,6 +175,25 @@ class PageLog:
         problems = [p for p in problems if not (p.startswith("failed (net::ERR_FAILED)")
                                                 and any(u in p for u in self.foreign))]
         assert not problems, "\n".join(problems)
+
+
+@contextmanager
+def opened_page(browser, url: str, ready=None, settle_ms: int = 0):
+    """(page, log) of `url` in a fresh 1280 x 900 context. `ready(page)`, if given, waits until the page is
+    ready for the test; after the test (and `settle_ms` more) the log must be clean."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log = PageLog(page)
+    try:
+        page.goto(url, wait_until="load")
+        if ready is not None:
+            ready(page)
+        yield page, log
+        if settle_ms:
+            page.wait_for_timeout(settle_ms)
+        log.assert_clean()
+    finally:
+        context.close()
 
 
 WAIT_RENDERED_JS = """() => {

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from test_book_browser import BUILD, PageLog, _unavailable, browser, servers  # noqa: F401 (fixtures)
+from test_book_browser import BUILD, _unavailable, browser, opened_page, servers  # noqa: F401 (fixtures)
 from transformer_edu.viz.views import load_quiz
 
 pytestmark = pytest.mark.browser
@@ -26,18 +25,6 @@ STUDENT = ROOT / "_build" / "student"
 CHAPTER_PAGES = sorted(p.stem for p in course_kit.chapter_paths())
 
 
-@contextmanager
-def _opened(browser, url: str):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    log = PageLog(page)
-    try:
-        page.goto(url, wait_until="load")
-        yield page, log
-        page.wait_for_timeout(100)
-        log.assert_clean()
-    finally:
-        context.close()
 
 
 def _feedback(question):
@@ -88,7 +75,7 @@ def _answer_every_question(page, chapter: int):
 
 @pytest.mark.parametrize("stem", CHAPTER_PAGES)
 def test_quiz_answers_and_explains(browser, servers, stem):
-    with _opened(browser, servers["root"].base + f"chapters/{stem}.html") as (page, _):
+    with opened_page(browser, servers["root"].base + f"chapters/{stem}.html", settle_ms=100) as (page, _):
         _answer_every_question(page, int(stem[:2]))
 
 
@@ -127,7 +114,7 @@ def test_session_slides_offline(browser, servers, session):
     deck = BUILD / "slides" / f"session-{session}.html"
     if not deck.exists():
         _unavailable(f"no slides at {deck}: run `make book`")
-    with _opened(browser, servers["root"].base + f"slides/session-{session}.html") as (page, log):
+    with opened_page(browser, servers["root"].base + f"slides/session-{session}.html", settle_ms=100) as (page, log):
         page.wait_for_selector(".reveal.ready", timeout=30_000)
         title = page.locator(".reveal .slides section.present h1").first.inner_text()
         assert title.startswith(f"Session {session}:")

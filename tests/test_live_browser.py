@@ -11,13 +11,14 @@ test_book_browser.py.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import torch
 
-from test_book_browser import BUILD, PageLog, browser, servers  # noqa: F401 (fixtures)
+from test_book_browser import BUILD, PageLog, browser, opened_page, servers  # noqa: F401 (fixtures)
 from transformer_edu import greedy_decode
 from transformer_edu.ablation import ablate_heads
 from transformer_edu.beam import beam_search
@@ -44,26 +45,14 @@ def _python(dates_model, text: str, method: str = "greedy", heads=()) -> str:
     return tgt_tok.decode(ids[0])
 
 
-@contextmanager
-def _opened(browser, url: str):  # noqa: F811
-    """(page, log) of a built page whose live views have loaded the model; the log must stay clean."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    log = PageLog(page)
-    try:
-        page.goto(url, wait_until="load")
-        _wait_loaded(page)
-        yield page, log
-        log.assert_clean()
-    finally:
-        context.close()
-
-
 def _wait_loaded(page) -> None:
     page.wait_for_function("""() => {
       const m = [...document.querySelectorAll('[data-te-role=message]')];
       return m.length > 0 && m.every(x => !x.textContent.startsWith('Loading'));
     }""", timeout=30_000)
+
+
+_opened = partial(opened_page, ready=_wait_loaded)  # (page, log) once the live views have loaded the model
 
 
 def _type(view, text: str) -> None:
