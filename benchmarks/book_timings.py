@@ -8,6 +8,8 @@ chapter's folder as working directory, widget state stored), but the executed co
 committed notebooks are not touched. The build is `make book`'s (scripts/build_book.py) after removing
 _build/html and the cached doctrees, so it is a full build from the stored outputs, not an incremental one.
 Prints a Markdown table for book/performance.md, with the machine's load average, which slows everything.
+It has no --device and runs the chapters on the CPU, as `make execute` does (TRANSFORMER_EDU_DEVICE=cpu unless
+already set), because their stored outputs are the CPU's numbers.
 """
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="time the chapters only")
     args = parser.parse_args()
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "chapters").glob("*.ipynb"))
+    os.environ.setdefault("TRANSFORMER_EDU_DEVICE", "cpu")  # the kernels inherit it, as under `make execute`
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"torch {torch.__version__}; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print("| Chapter | Budget (s) | Measured (s) |\n|---|---|---|")

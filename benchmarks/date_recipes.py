@@ -5,10 +5,14 @@ month, per month and per (format, day) pair.
 A recipe is a list of `python -m transformer_edu.train` arguments; each run is that command in a fresh process,
 with the Makefile's kernel pin (ATEN_CPU_CAPABILITY=avx2, MKL_CBWR=COMPATIBLE), so every run can be repeated bit
 for bit. (The table in chapter 13 was measured on 2 December 2026 with MKL_CBWR=AVX2, the pin of that morning: other
-bits per run, the same recipes and seeds.) Checkpoints go to --out and are reused when present, so an interrupted sweep picks up where it stopped.
+bits per run, the same recipes and seeds.) Checkpoints go to --out and are reused when present, so an interrupted
+sweep picks up where it stopped. --device (default auto: a GPU if PyTorch sees one, else the CPU) is passed to every
+training run and used for the slicing; a GPU computes in another order than the CPU, so its checkpoints get their
+own names (uniform-1500-seed0-cuda.pt) and a CPU sweep never reuses them.
 
     .venv/bin/python benchmarks/date_recipes.py                                 # every recipe, seeds 0-3
     .venv/bin/python benchmarks/date_recipes.py --recipes uniform-1500 --seeds 0 1
+    .venv/bin/python benchmarks/date_recipes.py --device cuda --json _build/date_recipes/cuda.json
 
 "worst slice" is the lowest exact match over the formats, the 31 day values and the 12 month values; "worst
 cell" the lowest over the 217 (format, day) pairs (about 48 dates each with the default --per-format 1500).
@@ -23,7 +27,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from transformer_edu.checkpoint import load_checkpoint
+from transformer_edu.devices import add_device_option, describe, parsed_device
 from transformer_edu.error_analysis import date_error_report, fresh_dates
 
 RECIPES = {
@@ -35,24 +42,24 @@ RECIPES = {
 PIN = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE"}
 
 
-def train_once(recipe: str, seed: int, threads: int, out: Path) -> Path:
-    path = out / f"{recipe}-seed{seed}.pt"
+def train_once(recipe: str, seed: int, threads: int, out: Path, device: torch.device) -> Path:
+    path = out / f"{recipe}-seed{seed}{'' if device.type == 'cpu' else '-' + device.type}.pt"
     if not path.exists():
         command = [sys.executable, "-m", "transformer_edu.train", "--task", "dates", *RECIPES[recipe], "--seed",
-                   str(seed), "--threads", str(threads), "--no-progress", "--out", str(path)]
+                   str(seed), "--threads", str(threads), "--device", str(device), "--no-progress", "--out", str(path)]
         subprocess.run(command, check=True, env={**os.environ, **PIN}, stdout=subprocess.DEVNULL)
     return path
 
 
-def summarize(path: Path, per_format: int, eval_seed: int) -> dict:
-    model, tokenizers, record = load_checkpoint(path)
-    report = date_error_report(model, tokenizers, fresh_dates(per_format, eval_seed))
+def summarize(path: Path, per_format: int, eval_seed: int, device: torch.device) -> dict:
+    model, tokenizers, record = load_checkpoint(path)  # on the CPU
+    report = date_error_report(model.to(device), tokenizers, fresh_dates(per_format, eval_seed))
     slices = [s for attribute in ("format", "day", "month") for s in report.by(attribute)]
     worst, cell = min(slices, key=lambda s: s.accuracy), min(report.cells(), key=lambda s: s.accuracy)
     return {"accuracy": report.accuracy, "held_out": record.get("held_out_exact_match"),
             "worst_slice": (worst.attribute, worst.value, worst.accuracy),
             "worst_cell": (cell.value, cell.correct, cell.total), "confusions": report.confusions(3),
-            "seconds": record.get("update_seconds")}
+            "seconds": record.get("update_seconds"), "device": device.type, "device_name": describe(device)}
 
 
 def main() -> None:
@@ -64,13 +71,18 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=11, help="seeds the fresh dates (not the training data)")
     parser.add_argument("--out", type=Path, default=Path("_build/date_recipes"), help="checkpoints go here")
     parser.add_argument("--json", type=Path, default=None, help="also write every run's summary here")
+    add_device_option(parser, ": for the training runs and the slicing")
     args = parser.parse_args()
+    device = parsed_device(parser, args)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
+    print(f"on {describe(device)}: each run trained by python -m transformer_edu.train --device {device} --threads "
+          f"{args.threads} (checkpoints in {args.out}), then sliced here\n")
     print(f"{'recipe':16} {'seed':>4} {'fresh':>7} {'worst slice':>26} {'worst (format, day) cell':>38}  confusions")
     for recipe in args.recipes:
         for seed in args.seeds:
-            summary = summarize(train_once(recipe, seed, args.threads, args.out), args.per_format, args.eval_seed)
+            path = train_once(recipe, seed, args.threads, args.out, device)
+            summary = summarize(path, args.per_format, args.eval_seed, device)
             results[f"{recipe}/{seed}"] = summary
             attribute, value, accuracy = summary["worst_slice"]
             (template, day), correct, total = summary["worst_cell"]

@@ -19,6 +19,8 @@ size and load time, and Engine.generate's time per token, greedy, on prompts cut
   - past the context: a prompt of max_len tokens and 20 new ones (the crop: every step runs the model on the
     last max_len tokens again, as gpt.generate does);
 and torch's gpt.generate on the same prompts (batch 1, one thread). --gpt-prompts sets how many prompts.
+It has no --device and stays on the CPU by design: the engine runs on the reader's CPU, so the fair comparison
+is torch on one CPU thread.
 
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/engine_browser.py
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/engine_browser.py --dates 50 --loads 3

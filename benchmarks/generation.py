@@ -11,10 +11,13 @@ characters as the Shakespeare tokenizer has (the time does not depend on what th
 The two ways alternate (A B A B) over --repeats timed runs after one warm-up each; medians reported.
 "GFLOP/s" is the matmul FLOPs of the whole generation (transformer_edu.flops, step by step as generate runs
 it) over its time. Last, torch.profiler counts the operations a cached generation step calls, to set beside
-its time. --clock cpu (one thread): timed by CPU time, as in matmul_peak.py.
+its time. --clock cpu (one thread): timed by CPU time, as in matmul_peak.py. --device (default auto: a GPU if
+PyTorch sees one, else the CPU) chooses where the models run; each timed run waits for the device to finish
+(devices.synchronize), and --clock cpu is for the CPU only.
 
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/generation.py
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/generation.py --batch 8 --tokens 64 256
+    .venv/bin/python benchmarks/generation.py --device cuda --batch 8 --tokens 64 256
 """
 from __future__ import annotations
 
@@ -26,9 +29,9 @@ import statistics
 import torch
 
 from matmul_peak import CLOCKS, VOCAB, load, timed  # benchmarks/ is on sys.path when this script runs
+from transformer_edu.devices import add_device_option, describe, parsed_device
 from transformer_edu.flops import forward_flops
 from transformer_edu.gpt import GPT, GPTConfig, generate
-
 
 
 def generation_flops(config: GPTConfig, batch: int, prompt: int, new: int, use_cache: bool) -> int:
@@ -52,12 +55,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall (default) or cpu: the thread's CPU time, one thread only (matmul_peak.py)")
+    add_device_option(parser)
     args = parser.parse_args()
+    device = parsed_device(parser, args)
     if args.clock == "cpu" and args.threads != 1:
         parser.error("--clock cpu measures one thread's CPU time: add --threads 1")
+    if args.clock == "cpu" and device.type != "cpu":
+        parser.error(f"--clock cpu times the CPU's own work: on {describe(device)}, use --clock wall")
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, Python {platform.python_version()}, {os.cpu_count()} "
-          f"CPUs, ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')} "
+    print(f"on {describe(device)}: torch {torch.__version__}, {args.threads} threads, "
+          f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')} "
           f"MKL_CBWR={os.environ.get('MKL_CBWR', '(unset)')}; load average before: {load()}")
     print(f"GPTConfig.small (d_model 128, 4 heads, d_ff 512, 4 layers), learned positions, {VOCAB} tokens; "
           f"batch {args.batch}, prompt {args.prompt}, greedy; median of {args.repeats} runs, alternating\n")
@@ -69,8 +77,9 @@ def main() -> None:
     for name, max_len in contexts.items():
         torch.manual_seed(0)
         config = GPTConfig.small(vocab_size=VOCAB, positional="learned", max_len=max_len)
-        model = GPT(config).eval()
+        model = GPT(config).to(device).eval()
         prompt = torch.randint(0, VOCAB, (args.batch, args.prompt), generator=torch.Generator().manual_seed(1))
+        prompt = prompt.to(device)  # drawn on the CPU: the same prompt on every device
         for new in args.tokens:
             def run(use_cache: bool, new: int = new) -> torch.Tensor:
                 return generate(model, prompt, new, temperature=None, use_cache=use_cache)
@@ -79,7 +88,7 @@ def main() -> None:
             times: dict[bool, list[float]] = {False: [], True: []}
             for _ in range(args.repeats):
                 for use_cache in (False, True):
-                    times[use_cache].append(timed(lambda: run(use_cache), CLOCKS[args.clock]))
+                    times[use_cache].append(timed(lambda: run(use_cache), CLOCKS[args.clock], device))
             seconds = {k: statistics.median(v) for k, v in times.items()}
             rate = {k: args.batch * new / s for k, s in seconds.items()}  # new tokens per second, all sequences
             gflops = {k: generation_flops(config, args.batch, args.prompt, new, k) / s / 1e9

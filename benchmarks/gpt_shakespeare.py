@@ -7,10 +7,13 @@ tokenizer a CharTokenizer of the training part, the model GPTConfig.small with l
 with AdamW (learning rate 1e-3 after 100 warm-up steps, betas (0.9, 0.99), weight decay 0.1, gradients
 clipped at norm 1) until the budget runs out. The validation loss is the mean cross-entropy over 20 random
 batches of the validation part (50 at the end), drawn with a generator of their own, so every evaluation
-sees the same windows.
+sees the same windows. --device (default auto: a GPU if PyTorch sees one, else the CPU) chooses where the model
+trains; the text is moved there too, so batches are cut on the device (the same windows as on the CPU), and the
+budget's clock waits for the device to finish (devices.synchronize).
 
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/gpt_shakespeare.py
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/gpt_shakespeare.py --seconds 60 --pre-ln
+    .venv/bin/python benchmarks/gpt_shakespeare.py --device cuda
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from transformer_edu.devices import add_device_option, describe, parsed_device, synchronize
 from transformer_edu.gpt import GPT, GPTConfig
 from transformer_edu.lm_data import lm_batch, shakespeare_characters
 
@@ -43,19 +47,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--pre-ln", action="store_true", help="pre-LN with a final LayerNorm (GPT-2's order)")
     parser.add_argument("--seed", type=int, default=0)
+    add_device_option(parser)
     args = parser.parse_args()
+    device = parsed_device(parser, args)
+
+    def now() -> float:
+        synchronize(device)  # a GPU runs asynchronously: wait for it before each clock read
+        return time.perf_counter()
+
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     tokenizer, train_ids, validation_ids = shakespeare_characters()
+    train_ids, validation_ids = train_ids.to(device), validation_ids.to(device)  # lm_batch cuts windows there
     config = GPTConfig.small(vocab_size=tokenizer.vocab_size, positional="learned", norm_first=args.pre_ln,
                              final_norm=args.pre_ln)
-    model = GPT(config)
+    model = GPT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.99), weight_decay=0.1)
-    generator = torch.Generator().manual_seed(args.seed)
-    print(f"{config}\ntorch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}, "
-          f"{len(train_ids):,} training and {len(validation_ids):,} validation characters")
-    start, step = time.perf_counter(), 0
-    while time.perf_counter() - start < args.seconds:
+    generator = torch.Generator().manual_seed(args.seed)  # on the CPU: the same windows on every device
+    print(f"{config}\non {describe(device)}: torch {torch.__version__}, {args.threads} threads, load average "
+          f"{os.getloadavg()[0]:.2f}, {len(train_ids):,} training and {len(validation_ids):,} validation characters")
+    start, step = now(), 0
+    while now() - start < args.seconds:
         for group in optimizer.param_groups:
             group["lr"] = LEARNING_RATE * min(1.0, (step + 1) / WARMUP)
         x, y = lm_batch(train_ids, BLOCK, BATCH, generator)
@@ -66,9 +78,9 @@ def main() -> None:
         optimizer.step()
         step += 1
         if step % 250 == 0:
-            print(f"step {step:5d}  {time.perf_counter() - start:5.0f} s  train {loss.item():.3f}  "
+            print(f"step {step:5d}  {now() - start:5.0f} s  train {loss.item():.3f}  "
                   f"validation {validation_loss(model, validation_ids, 20):.3f}", flush=True)
-    elapsed = time.perf_counter() - start
+    elapsed = now() - start
     print(f"{step} steps in {elapsed:.0f} s ({step / elapsed:.1f} steps/s, evaluations included); validation "
           f"loss {validation_loss(model, validation_ids, 50):.3f} nats per character")
 

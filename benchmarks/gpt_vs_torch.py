@@ -15,10 +15,14 @@ rounding, which training amplifies). Beside the step times: the matmul FLOPs of 
 FLOP/s achieved, and their fraction of a 2048 x 2048 matmul (benchmarks/matmul_peak.py) timed three times at
 every evaluation, so that it sees the same load as the steps.
 --profile adds torch.profiler's table of where each model's step spends its time.
+--device (default auto: a GPU if PyTorch sees one, else the CPU) chooses where both models train and where the
+matmul runs; every clock read waits for the device to finish (devices.synchronize). --clock cpu and --profile
+(whose table is the CPU's self time) are for the CPU only.
 
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/gpt_vs_torch.py
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/gpt_vs_torch.py --rounds 1 \
         --steps 300 --profile
+    .venv/bin/python benchmarks/gpt_vs_torch.py --device cuda --rounds 1
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from torch import Tensor, nn
 from gpt_shakespeare import BATCH, BLOCK, LEARNING_RATE, WARMUP, validation_loss  # benchmarks/ is on sys.path
 from matmul_peak import CLOCKS, MATMUL_OPS, load, square_matmul, timed
 from transformer_edu import PositionalEncoding, TokenEmbedding, copy_attention_to_torch
+from transformer_edu.devices import add_device_option, describe, parsed_device, synchronize
 from transformer_edu.flops import training_flops
 from transformer_edu.gpt import GPT, GPTConfig
 from transformer_edu.lm_data import lm_batch, shakespeare_characters
@@ -103,11 +108,12 @@ def check_same_function(ours: nn.Module, theirs: nn.Module, ids: Tensor) -> floa
     return gap
 
 
-def trainer(model: nn.Module, clock=time.perf_counter):
+def trainer(model: nn.Module, clock=time.perf_counter, device: str | torch.device = "cpu"):
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, betas=(0.9, 0.99), weight_decay=0.1)
 
     def step(x: Tensor, y: Tensor, number: int) -> tuple[float, float]:
         """One training step; returns (seconds, training loss)."""
+        synchronize(device)  # a GPU runs asynchronously: wait for it before each clock read
         start = clock()
         for group in optimizer.param_groups:
             group["lr"] = LEARNING_RATE * min(1.0, (number + 1) / WARMUP)
@@ -116,24 +122,28 @@ def trainer(model: nn.Module, clock=time.perf_counter):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        synchronize(device)
         return clock() - start, loss.item()
 
     return step
 
 
-def one_round(seed: int, config: GPTConfig, train_ids: Tensor, validation_ids: Tensor, args) -> dict:
+def one_round(seed: int, config: GPTConfig, train_ids: Tensor, validation_ids: Tensor, args,
+              device: torch.device) -> dict:
+    """train_ids and validation_ids on `device`: lm_batch cuts the windows there."""
     torch.manual_seed(seed)
-    models = {"ours": GPT(config)}
-    models["torch"] = TorchGPT.copy_of(models["ours"])
-    generator = torch.Generator().manual_seed(seed)
+    ours = GPT(config)
+    theirs = TorchGPT.copy_of(ours)  # copied on the CPU, then both moved
+    models = {"ours": ours.to(device), "torch": theirs.to(device)}
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same windows on every device
     gap = check_same_function(models["ours"], models["torch"], lm_batch(train_ids, BLOCK, 4, generator)[0])
     clock = CLOCKS[args.clock]
-    steps = {name: trainer(model, clock) for name, model in models.items()}
+    steps = {name: trainer(model, clock, device) for name, model in models.items()}
     seconds = {name: [] for name in models}
     losses = {name: [] for name in models}
     curve = {name: [] for name in models}  # (step, training seconds so far, validation loss)
     reached = {name: None for name in models}
-    matmul, matmul_seconds = square_matmul(2048), []
+    matmul, matmul_seconds = square_matmul(2048, device), []
     for number in range(args.steps):
         x, y = lm_batch(train_ids, BLOCK, BATCH, generator)
         order = list(models) if number % 2 == 0 else list(models)[::-1]
@@ -142,7 +152,7 @@ def one_round(seed: int, config: GPTConfig, train_ids: Tensor, validation_ids: T
             seconds[name].append(took)
             losses[name].append(loss)
         if (number + 1) % args.eval_every == 0:
-            matmul_seconds += [timed(matmul, clock) for _ in range(3)]
+            matmul_seconds += [timed(matmul, clock, device) for _ in range(3)]
             for name, model in models.items():
                 value = validation_loss(model, validation_ids, args.eval_batches)
                 curve[name].append((number + 1, sum(seconds[name]), value))
@@ -184,19 +194,26 @@ def main() -> None:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall (default) or cpu: the thread's CPU time, one thread only (matmul_peak.py)")
     parser.add_argument("--pre-ln", action="store_true", help="pre-LN with a final LayerNorm (GPT-2's order)")
-    parser.add_argument("--profile", action="store_true", help="also profile 20 steps of each model")
+    parser.add_argument("--profile", action="store_true", help="also profile 20 steps of each model (CPU only)")
+    add_device_option(parser)
     args = parser.parse_args()
+    device = parsed_device(parser, args)
     if args.clock == "cpu" and args.threads != 1:
         parser.error("--clock cpu measures one thread's CPU time: add --threads 1")
+    if device.type != "cpu" and (args.clock == "cpu" or args.profile):
+        parser.error(f"--clock cpu and --profile measure the CPU's own work: on {describe(device)}, "
+                     "leave them out")
     if args.steps < args.eval_every:
         parser.error(f"--steps ({args.steps}) must be at least --eval-every ({args.eval_every})")
     torch.set_num_threads(args.threads)
     tokenizer, train_ids, validation_ids = shakespeare_characters()
+    train_ids, validation_ids = train_ids.to(device), validation_ids.to(device)  # lm_batch cuts windows there
     config = GPTConfig.small(vocab_size=tokenizer.vocab_size, positional="learned", norm_first=args.pre_ln,
                              final_norm=args.pre_ln)
     flops = training_flops(config, BATCH, BLOCK).total
-    print(f"torch {torch.__version__}, {args.threads} threads, Python {platform.python_version()}, {os.cpu_count()} "
-          f"CPUs, ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')} "
+    print(f"on {describe(device)}: torch {torch.__version__}, {args.threads} threads, "
+          f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', '(unset)')} "
           f"MKL_CBWR={os.environ.get('MKL_CBWR', '(unset)')}; load average before: {load()}")
     print(f"{config}\nbatch {BATCH} x {BLOCK} characters, {args.steps} steps per model per round, validation "
           f"every {args.eval_every} steps ({args.eval_batches} x 64 windows), target {args.target} nats\n")
@@ -205,7 +222,7 @@ def main() -> None:
     print(f"{'round':>5} {'ours ms/step':>13} {'torch ms/step':>14} {'ours/torch':>11} {'s to target ours':>17} "
           f"{'torch':>6} {'steps':>11} {'max |train loss gap|':>21} {'max |val gap|':>14}")
     for seed in range(args.rounds):
-        r = one_round(seed, config, train_ids, validation_ids, args)
+        r = one_round(seed, config, train_ids, validation_ids, args, device)
         results.append(r)
         ms = {name: statistics.median(s) * 1e3 for name, s in r["seconds"].items()}
         to_target = {name: (f"{hit[1]:.1f}", str(hit[0])) if hit else ("-", "-") for name, hit in r["reached"].items()}
@@ -231,7 +248,8 @@ def main() -> None:
              f"; the target {args.target} was not reached by both in any round"))
     peak = 2 * 2048 ** 3 / statistics.median(t for r in results for t in r["matmul_seconds"])
     print(f"\nFLOPs (matrix products, transformer_edu.flops.training_flops): {flops / 1e9:.2f} GFLOP per step; "
-          f"the 2048 x 2048 matmul timed between the steps: {peak / 1e9:.1f} GFLOP/s on {args.threads} threads")
+          f"the 2048 x 2048 matmul timed between the steps: {peak / 1e9:.1f} GFLOP/s on "
+          + (f"{args.threads} threads" if device.type == "cpu" else describe(device)))
     for name in ("ours", "torch"):
         step_seconds = statistics.median(statistics.median(r["seconds"][name]) for r in results)
         print(f"  {name:<6} {step_seconds * 1e3:6.1f} ms per step = {flops / step_seconds / 1e9:5.1f} GFLOP/s, "

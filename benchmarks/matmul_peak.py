@@ -20,8 +20,15 @@ on a machine shared with other work it leaves out the time the process waits for
 the same run would take on an idle machine. With two threads the work runs on two threads, which one
 thread's CPU time does not see, hence wall time only.
 
+--device (default auto: a GPU if PyTorch sees one, else the CPU) chooses what is measured. On a GPU, part 1 times
+torch.mm on that GPU in this process (the two kernel settings are the CPU's, so there is one column), part 2
+trains there, and every clock read waits for the GPU first (devices.synchronize: a GPU runs asynchronously);
+torch.profiler's share of a step is left out, as its CPU times show the launching of GPU work, not the work. A
+GPU needs larger products to approach its peak: add --sizes 4096 8192. --clock cpu is for the CPU only.
+
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/matmul_peak.py
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/matmul_peak.py --threads 1 --clock cpu
+    .venv/bin/python benchmarks/matmul_peak.py --device cuda --sizes 2048 4096 8192
 """
 from __future__ import annotations
 
@@ -37,6 +44,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from transformer_edu.devices import add_device_option, describe, parsed_device, synchronize
 from transformer_edu.flops import training_flops
 from transformer_edu.gpt import GPT, GPTConfig
 
@@ -50,34 +58,39 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def timed(run, clock=time.perf_counter) -> float:
+def timed(run, clock=time.perf_counter, device: str | torch.device = "cpu") -> float:
+    """Seconds that run() takes on `device`: the work queued before it is finished before the clock starts,
+    and run()'s own work before it stops (on the CPU there is nothing to wait for)."""
+    synchronize(device)
     start = clock()
     run()
+    synchronize(device)
     return clock() - start
 
 
-def median_seconds(run, repeats: int, warmup: int = 2, clock=time.perf_counter) -> float:
+def median_seconds(run, repeats: int, warmup: int = 2, clock=time.perf_counter,
+                   device: str | torch.device = "cpu") -> float:
     for _ in range(warmup):
         run()
-    return statistics.median(timed(run, clock) for _ in range(repeats))
+    return statistics.median(timed(run, clock, device) for _ in range(repeats))
 
 
-def square_matmul(n: int = 2048):
-    """A function computing one product of two random (n, n) float32 matrices (2n^3 operations)."""
-    generator = torch.Generator().manual_seed(0)
-    a, b = torch.randn(n, n, generator=generator), torch.randn(n, n, generator=generator)
-    out = torch.empty(n, n)
+def square_matmul(n: int = 2048, device: str | torch.device = "cpu"):
+    """A function computing one product of two random (n, n) float32 matrices (2n^3 operations) on `device`."""
+    generator = torch.Generator().manual_seed(0)  # drawn on the CPU: the same matrices on every device
+    a, b = torch.randn(n, n, generator=generator).to(device), torch.randn(n, n, generator=generator).to(device)
+    out = torch.empty(n, n, device=device)
     return lambda: torch.mm(a, b, out=out)
 
 
 def matmul_flops_per_second(n: int = 2048, threads: int | None = None, repeats: int = 10,
-                            clock=time.perf_counter) -> float:
-    """Median FLOP/s of torch.mm on two random (n, n) float32 matrices: 2n^3 operations per product.
+                            clock=time.perf_counter, device: str | torch.device = "cpu") -> float:
+    """Median FLOP/s of torch.mm on two random (n, n) float32 matrices on `device`: 2n^3 operations per product.
     threads: torch.set_num_threads for the measurement (restored afterwards); None keeps the current."""
     before = torch.get_num_threads()
     torch.set_num_threads(before if threads is None else threads)
     try:
-        seconds = median_seconds(square_matmul(n), repeats, clock=clock)
+        seconds = median_seconds(square_matmul(n, device), repeats, clock=clock, device=device)
     finally:
         torch.set_num_threads(before)
     return 2 * n ** 3 / seconds
@@ -111,13 +124,22 @@ def kernel_settings_table(sizes: list[int], threads: list[int], repeats: int, ro
             print(f"{n:>6} {t:>8} {cells[0]:>8.1f} {cells[1]:>8.1f}")
 
 
-def small_gpt_step(batch_size: int, seed: int = 0):
-    """A training step of GPTConfig.small on random ids, as benchmarks/gpt_shakespeare.py runs it."""
+def device_table(sizes: list[int], repeats: int, device: torch.device) -> None:
+    """Part 1 on a GPU: torch.mm timed on `device` in this process (the kernel settings are the CPU's)."""
+    print(f"Part 1: torch.mm of two n x n float32 matrices on {describe(device)}, GFLOP/s by wall time (median of "
+          f"{repeats} products after 2 warm-up; float32 matmul precision {torch.get_float32_matmul_precision()!r})")
+    print(f"{'n':>6} {'GFLOP/s':>9}")
+    for n in sizes:
+        print(f"{n:>6} {matmul_flops_per_second(n, None, repeats, device=device) / 1e9:>9.1f}")
+
+
+def small_gpt_step(batch_size: int, seed: int = 0, device: str | torch.device = "cpu"):
+    """A training step of GPTConfig.small on random ids on `device`, as benchmarks/gpt_shakespeare.py runs it."""
     torch.manual_seed(seed)
     config = GPTConfig.small(vocab_size=VOCAB, positional="learned")
-    model = GPT(config)
+    model = GPT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-    x, y = torch.randint(0, VOCAB, (2, batch_size, config.max_len))
+    x, y = torch.randint(0, VOCAB, (2, batch_size, config.max_len), device=device)
 
     def step() -> None:
         loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
@@ -129,17 +151,17 @@ def small_gpt_step(batch_size: int, seed: int = 0):
     return config, step
 
 
-def distance_table(batches: list[int], repeats: int, clock: str) -> None:
+def distance_table(batches: list[int], repeats: int, clock: str, device: torch.device) -> None:
     print(f"\nPart 2: GPTConfig.small, context 64, training steps by {clock} time, against a 2048 x 2048 matmul "
           f"timed in turn with them (medians of {repeats} each, after 3 warm-up steps)")
     print(f"{'batch':>6} {'GFLOP per step':>15} {'ms per step':>12} {'GFLOP/s':>8} {'matmul GFLOP/s':>15} "
           f"{'of matmul':>10} {'ms at matmul speed':>19}")
-    matmul = square_matmul(2048)
+    matmul = square_matmul(2048, device)
     for batch in batches:
-        config, step = small_gpt_step(batch)
+        config, step = small_gpt_step(batch, device=device)
         for _ in range(3):
             step()
-        pairs = [(timed(matmul, CLOCKS[clock]), timed(step, CLOCKS[clock])) for _ in range(repeats)]
+        pairs = [(timed(matmul, CLOCKS[clock], device), timed(step, CLOCKS[clock], device)) for _ in range(repeats)]
         peak = 2 * 2048 ** 3 / statistics.median(p[0] for p in pairs)
         seconds = statistics.median(p[1] for p in pairs)
         flops = training_flops(config, batch, config.max_len).total
@@ -147,11 +169,12 @@ def distance_table(batches: list[int], repeats: int, clock: str) -> None:
               f"{peak / 1e9:>15.1f} {flops / seconds / peak:>9.0%} {flops / peak * 1e3:>19.1f}")
 
 
-def operation_overhead(repeats: int, clock: str) -> None:
+def operation_overhead(repeats: int, clock: str, device: torch.device) -> None:
     """The fixed cost of one tiny operation, and how many operations a training step calls."""
-    a, b = torch.ones(1), torch.ones(1)
-    tiny = median_seconds(lambda: [torch.add(a, b) for _ in range(1000)], repeats, clock=CLOCKS[clock]) / 1000
-    _, step = small_gpt_step(1)
+    a, b = torch.ones(1, device=device), torch.ones(1, device=device)
+    tiny = median_seconds(lambda: [torch.add(a, b) for _ in range(1000)], repeats, clock=CLOCKS[clock],
+                          device=device) / 1000
+    _, step = small_gpt_step(1, device=device)
     step()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
         step()
@@ -161,6 +184,7 @@ def operation_overhead(repeats: int, clock: str) -> None:
 
 
 def profile_share(batch: int, steps: int) -> None:
+    """On the CPU only: torch.profiler's CPU times of a step split into matrix products, other operations, Python."""
     config, step = small_gpt_step(batch)
     for _ in range(3):
         step()
@@ -192,24 +216,32 @@ def main() -> None:
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall (default) or cpu: the thread's CPU time, one thread only")
     parser.add_argument("--quick", action="store_true", help="fewer repeats, rounds and batch sizes")
+    add_device_option(parser, ": what is measured")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
+    if args.child:  # part 1 on the CPU, under one kernel setting
         return child(args.sizes, args.threads_list, args.repeats, args.clock)
+    device = parsed_device(parser, args)
     if args.clock == "cpu":
         if args.threads != 1:
             parser.error("--clock cpu measures one thread's CPU time: add --threads 1")
+        if device.type != "cpu":
+            parser.error(f"--clock cpu times the CPU's own work: on {describe(device)}, use --clock wall")
         args.threads_list = [1]
     if args.quick:
         args.repeats, args.rounds, args.batches = 5, 1, [1, 12, 48]
-    print(f"torch {torch.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, this process: "
-          + " ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in PIN)
+    torch.set_num_threads(args.threads)  # part 2's threads (part 1's child processes set their own)
+    print(f"on {describe(device)}: torch {torch.__version__}, Python {platform.python_version()}, {os.cpu_count()} "
+          "CPUs, this process: " + " ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in PIN)
           + f" ({torch.backends.cpu.get_cpu_capability()}); load average before: {load()}\n")
-    kernel_settings_table(args.sizes, args.threads_list, args.repeats, args.rounds, args.clock)
-    torch.set_num_threads(args.threads)
-    distance_table(args.batches, args.repeats, args.clock)
-    operation_overhead(args.repeats, args.clock)
-    profile_share(12, args.repeats)
+    if device.type == "cpu":
+        kernel_settings_table(args.sizes, args.threads_list, args.repeats, args.rounds, args.clock)
+    else:
+        device_table(args.sizes, args.repeats, device)
+    distance_table(args.batches, args.repeats, args.clock, device)
+    operation_overhead(args.repeats, args.clock, device)
+    if device.type == "cpu":
+        profile_share(12, args.repeats)
     print(f"\n{args.threads} threads in part 2; load average after: {load()}")
 
 

@@ -9,6 +9,8 @@
    counted products needed.
 3. The same work on other hardware at a stated fraction of each device's peak (`UTILIZATION`, an assumption,
    printed with the result), and on this machine at the speed of a 2048 x 2048 float32 product, measured here.
+   That product stays on the CPU by design (no --device): book/scaling.md sets the GPUs' published peaks beside
+   what a laptop's CPU, the one the book's models train on, measures.
 
     .venv/bin/python benchmarks/scaling.py        # prints the tables; writes benchmarks/results/scaling.json
 """

@@ -21,9 +21,17 @@ Validation loss: mean cross-entropy (nats per character) over the same 8 batches
 characters (16,384 predictions), drawn once with a generator of their own.
 
     ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE .venv/bin/python benchmarks/since_2017.py --threads 1
-writes transformer_edu/results/since_2017.json (the chapter loads it from the installed package): 85 minutes on one thread of a two-core AMD EPYC
-(2 December 2026; the file records the command, the machine and the time). --quick runs a small version for a
-smoke test.
+writes transformer_edu/results/since_2017.json (the chapter loads it from the installed package): 85 minutes on one
+thread of a two-core AMD EPYC (2 December 2026; the file records the command, the machine, the device and the
+time). --quick runs a small version for a smoke test:
+
+    .venv/bin/python benchmarks/since_2017.py --quick --out /tmp/since_2017.json
+
+--device (default auto: a GPU if PyTorch sees one, else the CPU) chooses where every row trains and is evaluated;
+the text is moved there too, so batches are cut on the device (the same windows as on the CPU). The chapter's
+table was measured on the CPU; a GPU's speeds can rank the rows differently, so keep its results apart (--out):
+
+    .venv/bin/python benchmarks/since_2017.py --device cuda --out /tmp/since_2017_cuda.json
 """
 from __future__ import annotations
 
@@ -40,6 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from transformer_edu.checks import NonFiniteError
+from transformer_edu.devices import add_device_option, describe, parsed_device, synchronize
 from transformer_edu.gpt import GPT, GPTConfig
 from transformer_edu.lm_data import lm_batch, shakespeare_characters
 from transformer_edu.model import count_parameters
@@ -79,9 +88,10 @@ def validation_loss(model, ids) -> float:
 
 
 def run(config, train_ids, validation_ids, steps, seed, eval_every, peak_lr=1e-3, warmup=100):
-    """Train one model; return its validation curve [(step, loss)], or None if it diverged."""
+    """Train one model on the device of the ids; return its validation curve [(step, loss)], or None if it
+    diverged."""
     torch.manual_seed(seed)
-    model = GPT(config)
+    model = GPT(config).to(train_ids.device)
     untrained = validation_loss(model, validation_ids)
     optimizer, scheduler = make_adamw(model, peak_lr=peak_lr, warmup_steps=warmup)
     try:
@@ -95,11 +105,12 @@ def run(config, train_ids, validation_ids, steps, seed, eval_every, peak_lr=1e-3
 
 def timing(names, vocab_size, train_ids, rounds, steps) -> dict[str, float]:
     """Seconds per update for each row, median over rounds of `steps` updates each, rows alternating
-    (train's "train_seconds": the updates only)."""
+    (train's "train_seconds": the updates only, each ending with the loss read back, which waits for a GPU).
+    The models train on the device of train_ids."""
     runs = {}
     for name in names:
         torch.manual_seed(0)
-        model = GPT(config_of(name, vocab_size))
+        model = GPT(config_of(name, vocab_size)).to(train_ids.device)
         runs[name] = (model, *make_adamw(model))
     seconds = {name: [] for name in names}
     for _ in range(rounds + 1):  # the first round warms up and is dropped
@@ -130,12 +141,16 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a few steps of everything (a smoke test)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    add_device_option(parser)
     args = parser.parse_args(argv)
+    device = parsed_device(parser, args)
     if args.quick:
         args.steps, args.seeds, args.eval_every, args.timing_rounds, args.timing_steps = 20, 1, 10, 1, 2
     torch.set_num_threads(args.threads)
+    print(f"on {describe(device)}: torch {torch.__version__}", flush=True)
     started = time.perf_counter()
     tokenizer, train_ids, validation_ids = shakespeare_characters()
+    train_ids, validation_ids = train_ids.to(device), validation_ids.to(device)  # the models follow them
     names = list(VARIANTS)
     per_step = timing(names, tokenizer.vocab_size, train_ids, args.timing_rounds, args.timing_steps)
     budget = args.steps * per_step["2017 baseline"]  # seconds: the baseline's time for args.steps updates
@@ -169,11 +184,12 @@ def main(argv=None) -> None:
                          + " ".join(sys.argv[1:] if argv is None else argv),
               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "budget_seconds": budget, "batch": BATCH, "block": BLOCK, "vocab_size": tokenizer.vocab_size,
-              "rows": rows, "stability": stability,
+              "rows": rows, "stability": stability, "device": device.type, "device_name": describe(device),
               "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "torch": torch.__version__, "threads": args.threads,
-                          "load_average_at_start": os.getloadavg()[0]},
-              "total_seconds": time.perf_counter() - started}
+                          "load_average_at_start": os.getloadavg()[0]}}
+    synchronize(device)  # nothing left running on a GPU before the clock is read
+    result["total_seconds"] = time.perf_counter() - started
     if not args.quick or args.out != RESULTS:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -163,3 +163,15 @@ def test_draw_uses_the_generator_where_it_lives():
     expected = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(5))[:, 0]
     torch.testing.assert_close(draw(probs, torch.Generator().manual_seed(5)), expected)
     assert draw(probs).shape == (6,)
+
+
+def test_the_command_line_option(monkeypatch):
+    """The --device option of the benchmarks and of python -m transformer_edu.train."""
+    import argparse
+    monkeypatch.delenv(devices.ENV, raising=False)
+    parser = argparse.ArgumentParser(prog="bench")
+    devices.add_device_option(parser, ": where it runs")
+    assert parser.parse_args([]).device == "auto" and parser.format_help().count("cuda:N or mps: where it runs")
+    assert devices.parsed_device(parser, parser.parse_args(["--device", "cpu"])) == torch.device("cpu")
+    with pytest.raises(SystemExit):
+        devices.parsed_device(parser, parser.parse_args(["--device", "tpu"]))

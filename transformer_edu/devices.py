@@ -26,6 +26,22 @@ KINDS = ("cpu", "cuda", "mps")
 ENV = "TRANSFORMER_EDU_DEVICE"
 
 
+DEVICE_HELP = "auto (a GPU if there is one, else the CPU), cpu, cuda, cuda:N or mps"
+
+
+def add_device_option(parser, what: str = "") -> None:
+    """A command line's --device option (default auto); `what` ends its help, e.g. ": what is measured"."""
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP + what)
+
+
+def parsed_device(parser, args) -> torch.device:
+    """args.device resolved; a device this machine lacks stops the command with argparse's error message."""
+    try:
+        return resolve(args.device)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return mps is not None and mps.is_available()
@@ -111,4 +127,5 @@ def check_same_device(model: nn.Module, x: Tensor, name: str) -> None:
                          f"with {name}.to({str(device)!r}) (or the model with model.to({str(x.device)!r}))")
 
 
-__all__ = ["best_device", "check_same_device", "describe", "model_device", "resolve", "synchronize"]
+__all__ = ["DEVICE_HELP", "add_device_option", "best_device", "check_same_device", "describe", "model_device",
+           "parsed_device", "resolve", "synchronize"]
