@@ -391,7 +391,8 @@ def slide_cells(nb: dict, chapter: int) -> list[dict]:
 def session_notebook(session: int) -> dict:
     title, numbers = SESSIONS[session]
     paths = {int(p.name[:2]): p for p in chapter_paths()}
-    cover = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}},
+    cover = {"cell_type": "markdown", "id": f"session-{session}-cover",  # nbformat 4.5: every cell has an id
+             "metadata": {"slideshow": {"slide_type": "slide"}},
              "source": f"# Session {session}: {title}\n\nThe Transformer, Step by Step: chapters "
                        f"{', '.join(str(n) for n in numbers)}. Slides generated from the chapters; the "
                        f"interactive views, exercises and self-checks are in the book."}
