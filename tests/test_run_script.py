@@ -83,3 +83,13 @@ def test_run_script_sets_the_same_device(monkeypatch):
     monkeypatch.setattr(run_script, "run", lambda *args: seen.append(os.environ.get("TRANSFORMER_EDU_DEVICE")))
     assert run_script.main(["book"]) == 0 and seen == [None]
     assert run_script.main(["execute"]) == 0 and seen == [None, "cpu"]
+
+
+def test_the_train_command_runs_without_a_load_average(tmp_path, monkeypatch):
+    """Windows has no os.getloadavg: `run.py checkpoint` trains through python -m transformer_edu.train there."""
+    import importlib
+    train_cli = importlib.import_module("transformer_edu.train")
+    monkeypatch.delattr(os, "getloadavg")
+    record = train_cli.main(["--task", "copy", "--steps", "2", "--n-test", "4", "--device", "cpu", "--no-progress",
+                             "--out", str(tmp_path / "copy.pt")])
+    assert record["load_average_before"] is None and (tmp_path / "copy.json").is_file()

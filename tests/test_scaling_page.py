@@ -47,7 +47,8 @@ def test_the_documented_base_command_builds_the_base_model(tmp_path):
     command = re.search(r"^(torchrun --standalone --nproc_per_node=8 .*?)\n```", page, re.M | re.S)[1]
     words = shlex.split(command.replace("\\\n", " "))
     args = words[words.index("transformer_edu.train") + 1:]
-    small = {"--device": "cpu", "--steps": "1", "--batch-size": "8", "--out": str(tmp_path / "base.pt")}
+    small = {"--device": "cpu", "--steps": "1", "--batch-size": "8", "--n-train": "64",
+             "--out": str(tmp_path / "base.pt")}
     for option, value in small.items():
         args[args.index(option) + 1] = value
     record = train_cli.main(args + ["--n-test", "4", "--no-progress"])

@@ -232,7 +232,8 @@ def start_processes(device: str) -> tuple[int, int, torch.device]:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     start = time.perf_counter()
-    load_before = os.getloadavg()[0]  # other work on the machine slows the run down
+    # other work on the machine slows the run down (Windows has no load average: None)
+    load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     record = {
         "command": "python -m transformer_edu.train " + shlex.join(sys.argv[1:] if argv is None else argv),
         "task": args.task, "seed": args.seed, **results, "wall_seconds": round(wall, 1),
-        "load_average_before": round(load_before, 2), "threads": torch.get_num_threads(),
+        "load_average_before": load_before, "threads": torch.get_num_threads(),
         "device": args.device.type, "world_size": world_size,
         "kernel_pin": {name: os.environ.get(name) for name in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")},
         "torch": str(torch.__version__), "python": platform.python_version(),
