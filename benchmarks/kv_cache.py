@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 import torch
 
+from matmul_peak import median_seconds  # benchmarks/ is on sys.path when this script runs
 from transformer_edu import Transformer, TransformerConfig
 from transformer_edu.decoding import greedy_decode
-from transformer_edu.devices import add_device_option, describe, parsed_device, synchronize
+from transformer_edu.devices import add_device_option, describe, parsed_device
 
 MODELS = {
     "small preset (d_model 64, 4 heads, d_ff 256, 2+2 layers)":
@@ -30,18 +29,6 @@ MODELS = {
     "mid-size (d_model 256, 4 heads, d_ff 1024, 3+3 layers)":
         dict(d_model=256, n_heads=4, d_ff=1024, n_encoder_layers=3, n_decoder_layers=3),
 }
-
-
-def median_seconds(run, repeats: int, device: torch.device) -> float:
-    run()  # warm-up, not timed
-    times = []
-    for _ in range(repeats):
-        synchronize(device)  # a GPU runs asynchronously: wait for it before each clock read
-        start = time.perf_counter()
-        run()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -71,8 +58,8 @@ def main() -> None:
             def decode(use_cache: bool, n: int = n) -> torch.Tensor:
                 return greedy_decode(model, src, max_len=n, use_cache=use_cache, stop_at_eos=False)
             same = torch.equal(decode(True), decode(False))
-            naive = median_seconds(lambda: decode(False), args.repeats, device)
-            cached = median_seconds(lambda: decode(True), args.repeats, device)
+            naive = median_seconds(lambda: decode(False), args.repeats, warmup=1, device=device)
+            cached = median_seconds(lambda: decode(True), args.repeats, warmup=1, device=device)
             print(f"{n:>7} {naive * 1e3:>19.1f} {cached * 1e3:>16.1f} {naive / cached:>8.1f}x {str(same):>12}")
         print()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

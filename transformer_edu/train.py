@@ -49,7 +49,7 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import TransformerConfig
 from .data import TASKS, build_tokenizers, make_dataset
-from .devices import DEVICE_HELP, describe, resolve
+from .devices import add_device_option, describe, resolve
 from .gpt import GPT, GPTConfig
 from .lm_data import lm_evaluator, lm_loss, shakespeare_characters
 from .model import Transformer, count_parameters
@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--seed", type=int, default=0, help="seeds the weights, dropout and the order of the examples")
     add("--out", type=Path, default=None, help="checkpoint path (.pt); a .json with the run's record goes beside it")
     add("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    add("--device", default="auto", help=DEVICE_HELP)
+    add_device_option(parser)
     add("--no-progress", action="store_true", help="no progress bar")
     both = parser.add_argument_group("both kinds (defaults: dates | shakespeare)")
     for name, kind, help_text in [
